@@ -1,0 +1,1 @@
+//! Deterministic ServiceNow-like demo data.
