@@ -1,0 +1,235 @@
+//! One DataFusion `SessionContext` per connection, built for one principal.
+//!
+//! The context's only catalog holds the tables that passed the principal's
+//! table gate, each as a [`SecureTable`]: a table the principal may not query
+//! is absent, so planning fails exactly as for a missing table and
+//! `information_schema` lists only what the principal may see. Contexts
+//! share the server's `RuntimeEnv` (memory pool, caches) and nothing else:
+//! settings, plans and prepared statements never cross sessions.
+
+use std::sync::Arc;
+
+use datafusion::catalog::{
+    CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider,
+};
+use datafusion::common::config::Dialect;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::sql::parser::Statement as DFStatement;
+use sqlgate_acl::{Policy, Principal};
+
+use crate::Engine;
+use crate::error::{EngineError, sqlstate};
+use crate::secure_table::{Branch, SecureTable};
+use crate::vars::SessionVars;
+
+/// The catalog (database) name the tables live in.
+pub const CATALOG: &str = "sqlgate";
+/// The schema holding the tables.
+pub const SCHEMA: &str = "public";
+
+/// A principal's view of the server.
+pub struct Session {
+    engine: Arc<Engine>,
+    policy: Arc<Policy>,
+    principal: Principal,
+    ctx: SessionContext,
+    /// Bumped whenever the catalog is rebuilt under a new policy, so plans
+    /// made earlier (prepared statements) are planned again.
+    generation: u64,
+    pub vars: SessionVars,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("user", &self.principal.user_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    pub(crate) fn open(
+        engine: Arc<Engine>,
+        policy: Arc<Policy>,
+        principal: Principal,
+    ) -> Result<Session, EngineError> {
+        let vars = SessionVars::new(&engine.options.server_version);
+        let ctx = build_context(&engine, &policy, &principal, &vars)?;
+        Ok(Session {
+            engine,
+            policy,
+            principal,
+            ctx,
+            generation: 0,
+            vars,
+        })
+    }
+
+    /// Changes whenever the session's catalog is rebuilt.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// The names of the tables in this session's catalog.
+    pub fn table_names(&self) -> Vec<String> {
+        self.ctx
+            .catalog(CATALOG)
+            .and_then(|c| c.schema(SCHEMA))
+            .map(|s| {
+                let mut names = s.table_names();
+                names.sort();
+                names
+            })
+            .unwrap_or_default()
+    }
+
+    /// Brings the session under the policy in force: called before every
+    /// statement, so a revoked table disappears at the next statement. An
+    /// account that was removed or may no longer connect ends the session.
+    pub fn refresh(&mut self) -> Result<(), EngineError> {
+        let current = self.engine.policy();
+        if Arc::ptr_eq(&current, &self.policy) {
+            return Ok(());
+        }
+        let revoked = || EngineError::new("28000", "the account may no longer use the SQL API");
+        let account = current
+            .account(&self.principal.user_name)
+            .ok_or_else(revoked)?;
+        let principal = current.principal(&account.user_name).ok_or_else(revoked)?;
+        current
+            .connect_check(account, &principal)
+            .map_err(|_| revoked())?;
+        self.ctx = build_context(&self.engine, &current, &principal, &self.vars)?;
+        self.principal = principal;
+        self.policy = current;
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// Plans a statement that passed the gate. The plan is checked once more
+    /// against DataFusion's own read-only options, as a second line behind
+    /// the gate.
+    pub async fn plan(&self, statement: &DFStatement) -> Result<LogicalPlan, EngineError> {
+        let state = self.ctx.state();
+        let plan = state.statement_to_plan(statement.clone()).await?;
+        SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)
+            .map_err(|_| {
+                EngineError::new(
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
+                    "this statement is not permitted: the SQL API accepts read-only queries",
+                )
+            })?;
+        Ok(plan)
+    }
+
+    /// Starts executing a plan; batches arrive as the client reads them.
+    pub async fn execute(
+        &self,
+        plan: LogicalPlan,
+    ) -> Result<SendableRecordBatchStream, EngineError> {
+        let df = self.ctx.execute_logical_plan(plan).await?;
+        Ok(df.execute_stream().await?)
+    }
+
+    /// Applies session parameters that DataFusion itself must know.
+    pub fn apply_vars(&mut self) {
+        let tz = self.vars.time_zone();
+        let state = self.ctx.state_ref();
+        let mut state = state.write();
+        state.config_mut().options_mut().execution.time_zone = Some(tz);
+    }
+}
+
+fn build_context(
+    engine: &Engine,
+    policy: &Policy,
+    principal: &Principal,
+    vars: &SessionVars,
+) -> Result<SessionContext, EngineError> {
+    let mut config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_default_catalog_and_schema(CATALOG, SCHEMA)
+        .with_create_default_catalog_and_schema(false)
+        .with_target_partitions(engine.options.target_partitions)
+        .with_batch_size(engine.options.batch_size);
+    let options = config.options_mut();
+    options.sql_parser.dialect = Dialect::PostgreSQL;
+    options.execution.time_zone = Some(vars.time_zone());
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(Arc::clone(&engine.runtime))
+        .with_default_features()
+        .build();
+    let ctx = SessionContext::new_with_state(state);
+
+    let schema = MemorySchemaProvider::new();
+    for name in policy.visible_tables(&engine.tables, principal) {
+        let table = secure_table(engine, policy, principal, &name)?;
+        schema
+            .register_table(name, Arc::new(table))
+            .map_err(EngineError::from)?;
+    }
+    let catalog = MemoryCatalogProvider::new();
+    catalog
+        .register_schema(SCHEMA, Arc::new(schema))
+        .map_err(EngineError::from)?;
+    ctx.register_catalog(CATALOG, Arc::new(catalog));
+    Ok(ctx)
+}
+
+/// The table as this principal sees it: each class of the subtree whose
+/// records the principal may read becomes one branch.
+fn secure_table(
+    engine: &Engine,
+    policy: &Policy,
+    principal: &Principal,
+    name: &str,
+) -> Result<SecureTable, EngineError> {
+    let def = engine
+        .registry
+        .get(name)
+        .ok_or_else(|| EngineError::undefined_table(name))?;
+    let branches = engine
+        .registry
+        .classes(name)
+        .into_iter()
+        .filter(|class| {
+            // A child class's records appear in a parent query only where
+            // the principal may read that class.
+            class.name == name || policy.read_possible(&engine.tables, principal, &class.name)
+        })
+        .map(|class| Branch {
+            class: Arc::clone(class),
+            row_filter: None,
+            masks: Vec::new(),
+        })
+        .collect();
+    Ok(SecureTable::new(name, Arc::clone(&def.schema), branches))
+}
+
+/// Builds the shared runtime: one memory pool and one set of caches for
+/// every session. The list-files cache is off so that Parquet files dropped
+/// into a table's folder are seen by the very next query.
+pub fn runtime(memory_limit: Option<usize>) -> Result<Arc<RuntimeEnv>, EngineError> {
+    use datafusion::execution::cache::cache_manager::CacheManagerConfig;
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    let mut cache = CacheManagerConfig::default();
+    cache.list_files_cache_limit = 0;
+    let mut builder = RuntimeEnvBuilder::new().with_cache_manager(cache);
+    if let Some(limit) = memory_limit {
+        builder = builder.with_memory_limit(limit, 1.0);
+    }
+    Ok(builder.build_arc()?)
+}

@@ -1,0 +1,385 @@
+//! The simple and extended query protocols on top of a logged-in session.
+//!
+//! Simple protocol: the whole request passes the gate first (all or
+//! nothing), then each statement runs and streams its result before the next
+//! starts. Extended protocol: Parse gates and plans one statement, Bind
+//! decodes parameters with the client's declared types first, Execute
+//! streams with row limits (pgwire keeps suspended portals).
+
+use std::collections::HashSet;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use arrow_pg::datatypes::df::deserialize_parameters;
+use arrow_pg::datatypes::into_pg_type;
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::logical_expr::LogicalPlan;
+use futures::{Sink, SinkExt};
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{
+    ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_query_response,
+    send_ready_for_query,
+};
+use pgwire::api::results::{FieldInfo, Response, Tag};
+use pgwire::api::stmt::{QueryParser, StoredStatement};
+use pgwire::api::store::{MemPortalStore, PortalStore};
+use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, Type};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::extendedquery::{Parse, ParseComplete};
+use pgwire::messages::response::{EmptyQueryResponse, TransactionStatus};
+use pgwire::messages::simplequery::Query;
+use sqlgate_engine::{Command, EngineError, Session, gate};
+use tokio::sync::MutexGuard;
+
+use crate::conn::Conn;
+use crate::errors::{self, error};
+use crate::exec::{self, Outcome};
+use crate::rows::Stopper;
+
+/// A statement prepared by Parse: gated, and planned when it is a query.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    command: Command,
+    plan: Option<LogicalPlan>,
+    /// The session generation the plan was made under; a policy change
+    /// since then means planning again.
+    generation: u64,
+}
+
+pub(crate) struct QueryHandler {
+    conn: Arc<Conn>,
+    parser: Arc<Parser>,
+    /// Names of the statements prepared on this connection, for
+    /// `DEALLOCATE ALL` / `DISCARD ALL`.
+    statement_names: std::sync::Mutex<HashSet<String>>,
+}
+
+impl QueryHandler {
+    pub fn new(conn: Arc<Conn>) -> QueryHandler {
+        QueryHandler {
+            parser: Arc::new(Parser {
+                conn: Arc::clone(&conn),
+            }),
+            conn,
+            statement_names: std::sync::Mutex::default(),
+        }
+    }
+}
+
+/// Locks the logged-in session of a connection.
+async fn session(conn: &Conn) -> PgWireResult<MutexGuard<'_, Option<Session>>> {
+    let guard = conn.session.lock().await;
+    if guard.is_none() {
+        return Err(errors::fatal("08P01", "not logged in"));
+    }
+    Ok(guard)
+}
+
+/// In a failed transaction only its end is accepted (25P02).
+fn check_transaction(status: TransactionStatus, command: &Command) -> PgWireResult<()> {
+    let ends = matches!(
+        command,
+        Command::Commit | Command::Rollback | Command::Savepoint("ROLLBACK")
+    );
+    if matches!(status, TransactionStatus::Error) && !ends {
+        return Err(error(
+            "25P02",
+            "current transaction is aborted, commands ignored until end of transaction block",
+        ));
+    }
+    Ok(())
+}
+
+impl QueryHandler {
+    /// Drops prepared statements. The store is the connection's
+    /// `MemPortalStore<Prepared>`; pgwire hands it out type-erased to the
+    /// simple-query path.
+    fn forget_statements(&self, store: &dyn std::any::Any, name: Option<&str>) {
+        let Some(store) = store.downcast_ref::<MemPortalStore<Prepared>>() else {
+            return;
+        };
+        let mut names = self.statement_names.lock().expect("statement names");
+        match name {
+            Some(n) => {
+                store.rm_statement(n);
+                names.remove(n);
+            }
+            None => {
+                for n in names.drain() {
+                    store.rm_statement(&n);
+                }
+                store.rm_statement(DEFAULT_NAME);
+                store.clear_portals();
+            }
+        }
+    }
+
+    /// Runs a simple-protocol request, keeping the client's transaction
+    /// status current as statements complete.
+    async fn simple<C>(&self, client: &mut C, sql: &str) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mut guard = session(&self.conn).await?;
+        let session = guard.as_mut().expect("checked");
+        session.refresh().map_err(errors::engine)?;
+        let commands = gate::check(sql).map_err(errors::engine)?;
+        if commands.is_empty() {
+            client
+                .feed(PgWireBackendMessage::EmptyQueryResponse(
+                    EmptyQueryResponse::new(),
+                ))
+                .await?;
+            return Ok(());
+        }
+        for command in commands {
+            check_transaction(client.transaction_status(), &command)?;
+            let stopper = Stopper::new(self.conn.cancel.start(), exec::deadline(session));
+            let outcome = exec::run(session, &command, None, None, &Format::UnifiedText, stopper)
+                .await
+                .map_err(errors::engine)?;
+            match outcome {
+                Outcome::Rows(rows) => send_query_response(client, rows, true).await?,
+                Outcome::Tag(tag) => send_execution_response(client, Tag::new(tag)).await?,
+                Outcome::Begin => {
+                    send_execution_response(client, Tag::new("BEGIN")).await?;
+                    let status = client.transaction_status().to_in_transaction_state();
+                    client.set_transaction_status(status);
+                }
+                Outcome::End(tag) => {
+                    let tag = if matches!(client.transaction_status(), TransactionStatus::Error) {
+                        "ROLLBACK"
+                    } else {
+                        tag
+                    };
+                    send_execution_response(client, Tag::new(tag)).await?;
+                    client.set_transaction_status(TransactionStatus::Idle);
+                }
+                Outcome::Deallocate(name, tag) => {
+                    self.forget_statements(client.portal_store().as_any(), name.as_deref());
+                    send_execution_response(client, Tag::new(tag)).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for QueryHandler {
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let outcome = self.simple(client, &query.query).await;
+        // Errors go back through pgwire, which reports them and sends
+        // ReadyForQuery with the failed-transaction status.
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        outcome?;
+        let status = client.transaction_status();
+        send_ready_for_query(client, status).await
+    }
+
+    async fn do_query<C>(&self, _client: &mut C, _query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        unreachable!("on_query is implemented directly")
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for QueryHandler {
+    type Statement = Prepared;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Parser> {
+        Arc::clone(&self.parser)
+    }
+
+    async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message
+            .name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_NAME.to_owned());
+        match StoredStatement::parse(client, &message, self.query_parser()).await? {
+            Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
+            None => client.portal_store().put_empty_statement(&name),
+        }
+        if name != DEFAULT_NAME {
+            self.statement_names
+                .lock()
+                .expect("statement names")
+                .insert(name);
+        }
+        client
+            .send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
+            .await?;
+        Ok(())
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Prepared>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mut guard = session(&self.conn).await?;
+        let session = guard.as_mut().expect("checked");
+        session.refresh().map_err(errors::engine)?;
+        let prepared = &portal.statement.statement;
+        check_transaction(client.transaction_status(), &prepared.command)?;
+        let plan = match &prepared.plan {
+            Some(p) if prepared.generation == session.generation() => Some(p.clone()),
+            _ => exec::plan(session, &prepared.command)
+                .await
+                .map_err(errors::engine)?,
+        };
+        let params = match &plan {
+            Some(plan) if portal.parameter_len() > 0 => {
+                let types = parameter_types(plan).map_err(errors::engine)?;
+                let refs: Vec<Option<&DataType>> = types.iter().map(Option::as_ref).collect();
+                Some(deserialize_parameters(portal, &refs)?)
+            }
+            _ => None,
+        };
+        let stopper = Stopper::new(self.conn.cancel.start(), exec::deadline(session));
+        let outcome = exec::run(
+            session,
+            &prepared.command,
+            plan,
+            params,
+            &portal.result_column_format,
+            stopper,
+        )
+        .await
+        .map_err(errors::engine)?;
+        Ok(match outcome {
+            Outcome::Rows(rows) => Response::Query(rows),
+            Outcome::Tag(tag) => Response::Execution(Tag::new(tag)),
+            Outcome::Begin => Response::TransactionStart(Tag::new("BEGIN")),
+            Outcome::End(tag) => Response::TransactionEnd(Tag::new(tag)),
+            Outcome::Deallocate(name, tag) => {
+                self.forget_statements(client.portal_store().as_any(), name.as_deref());
+                Response::Execution(Tag::new(tag))
+            }
+        })
+    }
+}
+
+/// The planner's parameter types, `$1` first.
+fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<DataType>>, EngineError> {
+    let map = plan.get_parameter_types().map_err(EngineError::from)?;
+    let mut out = vec![None; map.len()];
+    for (name, ty) in map {
+        let idx: usize = name
+            .trim_start_matches('$')
+            .parse()
+            .map_err(|_| EngineError::new("42P02", format!("unsupported parameter {name}")))?;
+        if idx == 0 {
+            return Err(EngineError::new("42P02", "there is no parameter $0"));
+        }
+        if idx > out.len() {
+            out.resize(idx, None);
+        }
+        out[idx - 1] = ty;
+    }
+    Ok(out)
+}
+
+/// Parse-time work of the extended protocol.
+pub(crate) struct Parser {
+    conn: Arc<Conn>,
+}
+
+#[async_trait]
+impl QueryParser for Parser {
+    type Statement = Prepared;
+
+    async fn parse_sql<C>(
+        &self,
+        _client: &C,
+        sql: &str,
+        _types: &[Option<Type>],
+    ) -> PgWireResult<Option<Prepared>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let mut guard = session(&self.conn).await?;
+        let session = guard.as_mut().expect("checked");
+        session.refresh().map_err(errors::engine)?;
+        let mut commands = gate::check(sql).map_err(errors::engine)?;
+        let command = match commands.len() {
+            0 => return Ok(None),
+            1 => commands.remove(0),
+            _ => {
+                return Err(error(
+                    "42601",
+                    "cannot insert multiple commands into a prepared statement",
+                ));
+            }
+        };
+        let plan = exec::plan(session, &command)
+            .await
+            .map_err(errors::engine)?;
+        Ok(Some(Prepared {
+            command,
+            plan,
+            generation: session.generation(),
+        }))
+    }
+
+    fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
+        let Some(plan) = &stmt.plan else {
+            return Ok(Vec::new());
+        };
+        parameter_types(plan)
+            .map_err(errors::engine)?
+            .into_iter()
+            .map(|t| match t {
+                Some(t) => into_pg_type(&t),
+                None => Ok(Type::UNKNOWN),
+            })
+            .collect()
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Prepared,
+        format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        match exec::result_schema(&stmt.command, stmt.plan.as_ref()) {
+            None => Ok(Vec::new()),
+            Some(schema) => exec::fields_for(&schema, format.unwrap_or(&Format::UnifiedText))
+                .map(|f| f.as_ref().clone())
+                .map_err(errors::engine),
+        }
+    }
+}

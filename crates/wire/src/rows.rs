@@ -1,0 +1,133 @@
+//! Arrow batches to DataRow messages, one batch at a time.
+//!
+//! The stream pulls the next batch from DataFusion only when pgwire asks for
+//! the next row, and pgwire asks only when the socket's write buffer has
+//! room: a slow client slows the query down instead of filling memory.
+//! The stream also watches the statement's cancel token and deadline, so a
+//! CancelRequest or `statement_timeout` stops a query that is already
+//! sending rows.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use futures::{Stream, StreamExt};
+use pgwire::api::results::FieldInfo;
+use pgwire::error::PgWireResult;
+use pgwire::messages::data::DataRow;
+use sqlgate_engine::{EngineError, error::classify};
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+use crate::errors;
+
+type RowIter = Box<dyn Iterator<Item = PgWireResult<DataRow>> + Send + Sync>;
+
+/// Why a statement stops early.
+pub struct Stopper {
+    cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
+    deadline: Option<Pin<Box<Sleep>>>,
+}
+
+impl Stopper {
+    pub fn new(token: CancellationToken, deadline: Option<Instant>) -> Stopper {
+        Stopper {
+            cancelled: Box::pin(token.cancelled_owned()),
+            deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
+        }
+    }
+
+    /// `Some(error)` once the statement must stop.
+    pub fn poll_stop(&mut self, cx: &mut Context<'_>) -> Option<EngineError> {
+        if self.cancelled.as_mut().poll(cx).is_ready() {
+            return Some(EngineError::canceled());
+        }
+        let expired = self
+            .deadline
+            .as_mut()
+            .is_some_and(|d| d.as_mut().poll(cx).is_ready());
+        expired.then(EngineError::timed_out)
+    }
+
+    /// Runs a future (planning, opening the stream) unless stopped first.
+    pub async fn run<T>(
+        &mut self,
+        fut: impl Future<Output = Result<T, EngineError>>,
+    ) -> Result<T, EngineError> {
+        let mut fut = std::pin::pin!(fut);
+        std::future::poll_fn(|cx| {
+            if let Some(e) = self.poll_stop(cx) {
+                return Poll::Ready(Err(e));
+            }
+            fut.as_mut().poll(cx)
+        })
+        .await
+    }
+}
+
+/// A stream of DataRows from a stream of batches.
+pub struct RowStream {
+    batches: SendableRecordBatchStream,
+    fields: Arc<Vec<FieldInfo>>,
+    rows: Option<RowIter>,
+    stopper: Stopper,
+    done: bool,
+}
+
+impl RowStream {
+    pub fn new(
+        batches: SendableRecordBatchStream,
+        fields: Arc<Vec<FieldInfo>>,
+        stopper: Stopper,
+    ) -> RowStream {
+        RowStream {
+            batches,
+            fields,
+            rows: None,
+            stopper,
+            done: false,
+        }
+    }
+
+    fn encode(&self, batch: RecordBatch) -> RowIter {
+        arrow_pg::datatypes::encode_recordbatch(Arc::clone(&self.fields), batch)
+    }
+}
+
+impl Stream for RowStream {
+    type Item = PgWireResult<DataRow>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            if let Some(e) = this.stopper.poll_stop(cx) {
+                this.done = true;
+                return Poll::Ready(Some(Err(errors::engine(e))));
+            }
+            if let Some(rows) = &mut this.rows {
+                match rows.next() {
+                    Some(row) => return Poll::Ready(Some(row)),
+                    None => this.rows = None,
+                }
+            }
+            match this.batches.poll_next_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(errors::engine(classify(e)))));
+                }
+                Poll::Ready(Some(Ok(batch))) => this.rows = Some(this.encode(batch)),
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The listener: accepts connections, caps how many are served at once,
+//! negotiates TLS, bounds the time a client has to log in, and runs each
+//! connection's message loop until it ends or the server shuts down.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use pgwire::api::{ClientInfo, PgWireConnectionState, PgWireServerHandlers};
+use pgwire::error::ErrorInfo;
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::{debug, warn};
+
+use crate::Shared;
+use crate::conn::{Conn, Handlers};
+
+/// Serves connections from `listener` until `shutdown` completes; then stops
+/// accepting and returns (running connections finish on their own tasks).
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Future<Output = ()>) {
+    let slots = Arc::new(Semaphore::new(shared.config.max_connections));
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (socket, peer) = match accepted {
+            Ok(pair) => {
+                backoff = Duration::from_millis(10);
+                pair
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: wait, don't spin.
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let permit = Arc::clone(&slots).try_acquire_owned().ok();
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            if let Err(e) = connection(socket, peer, shared, permit).await {
+                debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn connection(
+    socket: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    permit: Option<OwnedSemaphorePermit>,
+) -> std::io::Result<()> {
+    let startup_deadline = tokio::time::sleep(shared.config.startup_timeout);
+    tokio::pin!(startup_deadline);
+    let acceptor = shared.tls.as_ref().map(|t| t.acceptor.clone());
+    let negotiated = tokio::select! {
+        _ = &mut startup_deadline => return Ok(()),
+        n = negotiate_tls(socket, acceptor) => n?,
+    };
+    let Some(mut socket) = negotiated else {
+        return Ok(());
+    };
+
+    let conn = Conn::new(Arc::clone(&shared), peer);
+    let handlers = Handlers::new(conn);
+    let startup = handlers.startup_handler();
+    let simple = handlers.simple_query_handler();
+    let extended = handlers.extended_query_handler();
+    let copy = handlers.copy_handler();
+    let cancel = handlers.cancel_handler();
+
+    loop {
+        let logging_in = matches!(
+            socket.state(),
+            PgWireConnectionState::AwaitingStartup
+                | PgWireConnectionState::AuthenticationInProgress
+        );
+        let message = if logging_in {
+            tokio::select! {
+                _ = &mut startup_deadline => {
+                    warn!(%peer, "login not completed in time");
+                    return Ok(());
+                }
+                m = socket.next() => m,
+            }
+        } else {
+            socket.next().await
+        };
+        let message = match message {
+            Some(Ok(PgWireFrontendMessage::Terminate(_))) | None => return Ok(()),
+            Some(Ok(m)) => m,
+            Some(Err(e)) => {
+                // Garbage or an oversized message: say so and hang up.
+                let info = ErrorInfo::new(
+                    "FATAL".into(),
+                    "08P01".into(),
+                    format!("invalid message: {e}"),
+                );
+                let _ = socket
+                    .send(PgWireBackendMessage::ErrorResponse(info.into()))
+                    .await;
+                return Ok(());
+            }
+        };
+        if permit.is_none() && matches!(message, PgWireFrontendMessage::Startup(_)) {
+            let info = ErrorInfo::new(
+                "FATAL".into(),
+                "53300".into(),
+                "sorry, too many clients already".into(),
+            );
+            socket
+                .send(PgWireBackendMessage::ErrorResponse(info.into()))
+                .await?;
+            return Ok(());
+        }
+        let extended_protocol = message.is_extended_query();
+        if let Err(e) = process_message(
+            message,
+            &mut socket,
+            Arc::clone(&startup),
+            Arc::clone(&simple),
+            Arc::clone(&extended),
+            Arc::clone(&copy),
+            Arc::clone(&cancel),
+        )
+        .await
+        {
+            process_error(&mut socket, e, extended_protocol).await?;
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! Login: TLS requirement, SCRAM-SHA-256(-PLUS) against the account's
+//! stored verifier, then the account checks (active, not locked out,
+//! web-service only, holds a SQL API role).
+//!
+//! Every credential failure, including an unknown account, answers the same
+//! 28P01 after the same exchange; only someone who proved the password
+//! learns why an account may not connect (28000).
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use async_trait::async_trait;
+use futures::{Sink, SinkExt};
+use pgwire::api::auth::{
+    StartupHandler, finish_authentication, protocol_negotiation,
+    save_startup_parameters_to_metadata,
+};
+use pgwire::api::{ClientInfo, METADATA_USER, PgWireConnectionState};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::startup::{Authentication, SecretKey};
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage, ProtocolVersion};
+use tracing::{info, warn};
+
+use crate::conn::{Auth, Conn};
+use crate::errors::fatal;
+use crate::params::ServerParameters;
+use crate::scram::{self, Offer, ScramError, Verifier};
+
+pub(crate) struct Startup {
+    conn: Arc<Conn>,
+}
+
+impl Startup {
+    pub fn new(conn: Arc<Conn>) -> Startup {
+        Startup { conn }
+    }
+
+    fn offer<'a, C: ClientInfo>(&'a self, client: &C) -> Offer<'a> {
+        Offer {
+            binding: match (&self.conn.shared.tls, client.is_secure()) {
+                (Some(tls), true) => Some(tls.binding.as_slice()),
+                _ => None,
+            },
+        }
+    }
+
+    fn failed(&self, user: &str, reason: &str) -> PgWireError {
+        warn!(peer = %self.conn.peer, user, reason, "login failed");
+        fatal(
+            "28P01",
+            format!("password authentication failed for user \"{user}\""),
+        )
+    }
+}
+
+#[async_trait]
+impl StartupHandler for Startup {
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mut auth = self.conn.auth.lock().await;
+        match (message, &*auth) {
+            (PgWireFrontendMessage::Startup(startup), Auth::Start) => {
+                protocol_negotiation(client, &startup).await?;
+                save_startup_parameters_to_metadata(client, &startup);
+                if !client.is_secure() && !self.conn.shared.config.allow_plaintext {
+                    warn!(peer = %self.conn.peer, "plaintext connection refused");
+                    return Err(fatal(
+                        "28000",
+                        "connections without TLS are not allowed (use sslmode=require or stronger)",
+                    ));
+                }
+                let user = client
+                    .metadata()
+                    .get(METADATA_USER)
+                    .cloned()
+                    .ok_or_else(|| fatal("28000", "no user name given in the startup packet"))?;
+                client.set_state(PgWireConnectionState::AuthenticationInProgress);
+                let mechanisms = self.offer(client).mechanisms();
+                client
+                    .send(PgWireBackendMessage::Authentication(Authentication::SASL(
+                        mechanisms,
+                    )))
+                    .await?;
+                *auth = Auth::Offered { user };
+            }
+            (PgWireFrontendMessage::PasswordMessageFamily(msg), Auth::Offered { user }) => {
+                let user = user.clone();
+                let initial = msg.into_sasl_initial_response()?;
+                let data = initial.data.unwrap_or_default();
+                let policy = self.conn.shared.engine.policy();
+                let verifier = policy
+                    .account(&user)
+                    .and_then(|a| a.scram.as_deref())
+                    .and_then(Verifier::parse)
+                    .unwrap_or_else(|| Verifier::decoy(&self.conn.shared.decoy_secret, &user));
+                let offer = self.offer(client);
+                let state = match scram::client_first(&offer, &initial.auth_method, &data, verifier)
+                {
+                    Ok(state) => state,
+                    Err(e) => return Err(self.scram_error(&user, e)),
+                };
+                client
+                    .send(PgWireBackendMessage::Authentication(
+                        Authentication::SASLContinue(
+                            state.message().to_owned().into_bytes().into(),
+                        ),
+                    ))
+                    .await?;
+                *auth = Auth::Challenged {
+                    user,
+                    state: Box::new(state),
+                };
+            }
+            (
+                PgWireFrontendMessage::PasswordMessageFamily(msg),
+                Auth::Challenged { user, state },
+            ) => {
+                let user = user.clone();
+                let response = msg.into_sasl_response()?;
+                let server_final = match scram::client_final(state, &response.data) {
+                    Ok(f) => f,
+                    Err(e) => return Err(self.scram_error(&user, e)),
+                };
+                // The proof is right; a decoy verifier can never get here.
+                self.admit(&user)?;
+                client
+                    .send(PgWireBackendMessage::Authentication(
+                        Authentication::SASLFinal(server_final.into_bytes().into()),
+                    ))
+                    .await?;
+                self.register_cancel(client);
+                *auth = Auth::Done;
+                let params = ServerParameters {
+                    server_version: self.conn.shared.engine.options().server_version.clone(),
+                };
+                finish_authentication(client, &params).await?;
+                info!(peer = %self.conn.peer, user, "login");
+            }
+            (other, _) => {
+                warn!(peer = %self.conn.peer, message = ?std::mem::discriminant(&other), "unexpected message during startup");
+                return Err(fatal("08P01", "unexpected message during authentication"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Startup {
+    fn scram_error(&self, user: &str, e: ScramError) -> PgWireError {
+        match e {
+            ScramError::BadProof => self.failed(user, "wrong password or unknown account"),
+            ScramError::ChannelBinding(m) => {
+                warn!(peer = %self.conn.peer, user, reason = %m, "SCRAM channel binding refused");
+                fatal(
+                    "08P01",
+                    format!("SCRAM channel binding negotiation error: {m}"),
+                )
+            }
+            ScramError::Protocol(m) => {
+                warn!(peer = %self.conn.peer, user, reason = %m, "malformed SCRAM exchange");
+                fatal("08P01", format!("malformed SCRAM message: {m}"))
+            }
+        }
+    }
+
+    /// The account checks after a correct password, then the session.
+    fn admit(&self, user: &str) -> PgWireResult<()> {
+        let engine = &self.conn.shared.engine;
+        let policy = engine.policy();
+        let (Some(account), Some(principal)) = (policy.account(user), policy.principal(user))
+        else {
+            return Err(self.failed(user, "account vanished during login"));
+        };
+        if let Err(refusal) = policy.connect_check(account, &principal) {
+            warn!(peer = %self.conn.peer, user, reason = %refusal, "login refused");
+            return Err(fatal(
+                "28000",
+                format!("account \"{user}\" may not connect: {refusal}"),
+            ));
+        }
+        let mut session = engine.open_session(user).map_err(crate::errors::engine)?;
+        if let Some(timeout) = self.conn.shared.config.statement_timeout {
+            let _ = session
+                .vars
+                .set("statement_timeout", &format!("{}ms", timeout.as_millis()));
+        }
+        // The session slot is free: login happens once per connection.
+        *self
+            .conn
+            .session
+            .try_lock()
+            .expect("no statement runs during login") = Some(session);
+        Ok(())
+    }
+
+    fn register_cancel<C: ClientInfo>(&self, client: &mut C) {
+        use ring::rand::SecureRandom;
+        let pid = self.conn.shared.next_pid.fetch_add(1, Ordering::Relaxed);
+        let rng = ring::rand::SystemRandom::new();
+        let secret = match client.protocol_version() {
+            ProtocolVersion::PROTOCOL3_0 => {
+                let mut b = [0u8; 4];
+                rng.fill(&mut b).expect("system random source");
+                SecretKey::I32(i32::from_be_bytes(b))
+            }
+            _ => {
+                let mut b = vec![0u8; 32];
+                rng.fill(&mut b).expect("system random source");
+                SecretKey::Bytes(b.into())
+            }
+        };
+        let registration = self.conn.shared.cancels.register(
+            pid,
+            secret.to_bytes().to_vec(),
+            Arc::clone(&self.conn.cancel),
+        );
+        client.set_pid_and_secret_key(pid, secret);
+        *self.conn.registration.lock().expect("registration") = Some(registration);
+    }
+}

@@ -1,0 +1,94 @@
+//! TLS with rustls: the server certificate (configured, or self-signed at
+//! start), the ALPN name PostgreSQL 17 clients use for direct TLS, and the
+//! channel-binding data SCRAM-SHA-256-PLUS checks against.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
+
+use crate::scram::end_point_binding;
+
+/// A ready TLS configuration.
+#[derive(Clone)]
+pub struct Tls {
+    pub acceptor: TlsAcceptor,
+    /// `tls-server-end-point` data for our certificate.
+    pub binding: Arc<Vec<u8>>,
+    /// The certificate in PEM, so clients can be told what to trust.
+    pub cert_pem: String,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls").finish_non_exhaustive()
+    }
+}
+
+/// Why TLS could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    #[error("TLS configuration: {0}")]
+    Config(String),
+}
+
+impl Tls {
+    /// Loads a PEM certificate chain and private key.
+    pub fn from_files(cert: &Path, key: &Path) -> Result<Tls, TlsError> {
+        let file_err = |p: &Path, m: String| TlsError::File {
+            path: p.display().to_string(),
+            message: m,
+        };
+        let cert_pem = std::fs::read_to_string(cert).map_err(|e| file_err(cert, e.to_string()))?;
+        let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| file_err(cert, format!("not a PEM certificate: {e}")))?;
+        if chain.is_empty() {
+            return Err(file_err(cert, "no certificate in file".into()));
+        }
+        let key_der = PrivateKeyDer::from_pem_file(key)
+            .map_err(|e| file_err(key, format!("not a PEM private key: {e}")))?;
+        Tls::build(chain, key_der, cert_pem)
+    }
+
+    /// Generates a self-signed certificate for `localhost`, 127.0.0.1 and ::1.
+    pub fn self_signed() -> Result<Tls, TlsError> {
+        let names = vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ];
+        let certified = rcgen::generate_simple_self_signed(names)
+            .map_err(|e| TlsError::Config(e.to_string()))?;
+        let cert_pem = certified.cert.pem();
+        let key = PrivateKeyDer::try_from(certified.signing_key.serialize_der())
+            .map_err(|e| TlsError::Config(e.to_string()))?;
+        Tls::build(vec![certified.cert.der().clone()], key, cert_pem)
+    }
+
+    fn build(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        cert_pem: String,
+    ) -> Result<Tls, TlsError> {
+        let binding = end_point_binding(&chain[0]);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Config(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| TlsError::Config(e.to_string()))?;
+        config.alpn_protocols = vec![b"postgresql".to_vec()];
+        Ok(Tls {
+            acceptor: TlsAcceptor::from(Arc::new(config)),
+            binding: Arc::new(binding),
+            cert_pem,
+        })
+    }
+}
