@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::eval::{OperationTrace, RolesOnly, Verdict, table_candidates};
+use crate::eval::{OperationTrace, RolesOnly, Verdict, field_candidates, table_candidates};
 use crate::model::Operation;
 use crate::policy::Policy;
 use crate::principal::Principal;
@@ -61,6 +61,26 @@ impl Policy {
         )
         .verdict
         .possible()
+    }
+
+    /// Whether the principal may use `field` of `table` in a query in the
+    /// way `op` (query_match / query_range) says. Without an explicit query
+    /// ACL the use is allowed: reading the field is governed elsewhere.
+    pub fn query_acl(
+        &self,
+        tables: &Tables,
+        principal: &Principal,
+        table: &str,
+        field: &str,
+        op: Operation,
+    ) -> OperationTrace {
+        self.evaluate(
+            op,
+            &format!("{table}.{field}"),
+            &field_candidates(tables, table, field),
+            Verdict::Pass,
+            &RolesOnly(principal),
+        )
     }
 
     /// The names of every table the principal may query.

@@ -87,6 +87,20 @@ pub(crate) fn acl(
             if operation == Operation::EgressSql && name.table == TablePattern::Any {
                 errors.push("egress_sql is never granted by `*`: name each table".to_owned());
             }
+            if matches!(operation, Operation::QueryMatch | Operation::QueryRange) {
+                if name.field.is_none() {
+                    errors.push(
+                        "query ACLs name a field: table.field, table.*, *.field or *.*".to_owned(),
+                    );
+                }
+                if !raw.condition.is_empty() || !raw.script.is_empty() || !raw.applies_to.is_empty()
+                {
+                    errors.push(
+                        "query ACLs are decided on roles: condition, script and applies_to are not supported"
+                            .to_owned(),
+                    );
+                }
+            }
             if operation == Operation::EgressSql && name.field.is_some() {
                 errors.push(
                     "egress_sql is a table-level operation; it takes a table name".to_owned(),

@@ -7,12 +7,14 @@
 
 use std::ops::ControlFlow;
 
+use datafusion::error::DataFusionError;
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
     self, Expr, ObjectName, SetExpr, Statement, TransactionAccessMode, TransactionMode, Value,
     visit_relations,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 
 use crate::error::{EngineError, sqlstate};
 
@@ -60,19 +62,34 @@ pub enum Command {
 
 /// Parses and gates a request. Empty requests give no commands.
 pub fn check(sql: &str) -> Result<Vec<Command>, EngineError> {
-    let statements = DFParserBuilder::new(sql)
+    let parsed = DFParserBuilder::new(sql)
         .with_dialect(&PostgreSqlDialect {})
         .with_recursion_limit(RECURSION_LIMIT)
         .build()
-        .and_then(|mut p| p.parse_statements())
-        .map_err(|e| {
-            let msg = e.to_string();
-            if msg.contains("recursion limit") {
-                EngineError::new("54001", "statement is too deeply nested")
-            } else {
-                crate::error::classify(e)
+        .and_then(|mut p| p.parse_statements());
+    let statements = match parsed {
+        Ok(statements) => statements,
+        Err(e) => {
+            // DataFusion's parser reads COPY as its own file-export form and
+            // rejects PostgreSQL's `COPY t TO STDOUT`; the plain parser knows
+            // it, and the gate then refuses it for what it is.
+            if let Ok(plain) = Parser::new(&PostgreSqlDialect {})
+                .with_recursion_limit(RECURSION_LIMIT)
+                .try_with_sql(sql)
+                .and_then(|mut p| p.parse_statements())
+            {
+                return plain.into_iter().map(gate_sql).collect();
             }
-        })?;
+            return Err(match e {
+                DataFusionError::SQL(ref p, _)
+                    if matches!(**p, ParserError::RecursionLimitExceeded) =>
+                {
+                    EngineError::new("54001", "statement is too deeply nested")
+                }
+                e => crate::error::classify(e),
+            });
+        }
+    };
     statements.into_iter().map(gate).collect()
 }
 
@@ -293,7 +310,7 @@ fn expr_value(e: &Expr) -> String {
 /// allow-list, anywhere in the statement (subqueries, CTEs, joins).
 fn check_query(s: &Statement) -> Result<(), EngineError> {
     let outcome = visit_relations(s, |name: &ObjectName| {
-        if looks_like_path(&name.to_string()) {
+        if looks_like_path(name) {
             ControlFlow::Break(refused("reading a file path as a table"))
         } else {
             ControlFlow::Continue(())
@@ -305,16 +322,21 @@ fn check_query(s: &Statement) -> Result<(), EngineError> {
     check_table_functions(s)
 }
 
-fn looks_like_path(name: &str) -> bool {
-    let lower = name.to_lowercase();
-    lower.contains('/')
-        || lower.contains('\\')
-        || lower.contains("://")
-        || [
-            ".parquet", ".csv", ".json", ".avro", ".arrow", ".ndjson", ".gz", ".zst",
-        ]
-        .iter()
-        .any(|ext| lower.trim_end_matches('"').ends_with(ext))
+/// A relation name that DataFusion could read as a file: a quoted string,
+/// a path separator, a URL, or a file extension.
+fn looks_like_path(name: &ObjectName) -> bool {
+    name.0.iter().filter_map(|p| p.as_ident()).any(|ident| {
+        let v = ident.value.to_lowercase();
+        ident.quote_style == Some('\'')
+            || v.contains('/')
+            || v.contains('\\')
+            || v.contains("://")
+            || [
+                ".parquet", ".csv", ".json", ".avro", ".arrow", ".ndjson", ".gz", ".zst",
+            ]
+            .iter()
+            .any(|ext| v.ends_with(ext))
+    })
 }
 
 /// Refuses table functions outside the allow-list, and expression trees
@@ -421,6 +443,8 @@ mod tests {
             "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '/etc'",
             "COPY incident TO '/tmp/x.csv'",
             "COPY (SELECT 1) TO STDOUT",
+            "COPY incident TO STDOUT",
+            "COPY incident FROM STDIN",
             "SELECT * FROM '/etc/passwd'",
             "SELECT * FROM \"data/incident/part-00000.parquet\"",
             "SELECT * FROM (SELECT * FROM 'x.csv') s",

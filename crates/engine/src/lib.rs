@@ -11,7 +11,9 @@ use sqlgate_records::Registry;
 
 pub mod barrier;
 pub mod error;
+pub mod explain;
 pub mod gate;
+pub mod query_acl;
 pub mod secure_table;
 pub mod session;
 pub mod vars;

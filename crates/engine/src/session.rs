@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::RecordBatch;
 use datafusion::catalog::{
     CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider,
 };
@@ -131,6 +132,9 @@ impl Session {
                     "this statement is not permitted: the SQL API accepts read-only queries",
                 )
             })?;
+        if !self.principal.privileged() {
+            crate::query_acl::check(&plan, &self.policy, &self.engine.tables, &self.principal)?;
+        }
         Ok(plan)
     }
 
@@ -141,6 +145,16 @@ impl Session {
     ) -> Result<SendableRecordBatchStream, EngineError> {
         let df = self.ctx.execute_logical_plan(plan).await?;
         Ok(df.execute_stream().await?)
+    }
+
+    /// Renders EXPLAIN [ANALYZE] of a planned query. The ACL filters and
+    /// masks below each secure scan are shown to admins only.
+    pub async fn explain(
+        &self,
+        plan: LogicalPlan,
+        analyze: bool,
+    ) -> Result<RecordBatch, EngineError> {
+        crate::explain::explain(&self.ctx, plan, analyze, self.principal.is_admin()).await
     }
 
     /// Applies session parameters that DataFusion itself must know.

@@ -9,7 +9,7 @@ use arrow_pg::datatypes::arrow_schema_to_pg_fields;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::ParamValues;
-use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use pgwire::api::portal::Format;
 use pgwire::api::results::{FieldInfo, QueryResponse};
@@ -33,9 +33,8 @@ pub(crate) enum Outcome {
 /// The result schema of a command, for Describe.
 pub(crate) fn result_schema(command: &Command, plan: Option<&LogicalPlan>) -> Option<Arc<Schema>> {
     match command {
-        Command::Query(_) | Command::Explain { .. } => {
-            plan.map(|p| Arc::new(p.schema().as_arrow().clone()))
-        }
+        Command::Query(_) => plan.map(|p| Arc::new(p.schema().as_arrow().clone())),
+        Command::Explain { .. } => Some(sqlgate_engine::explain::schema()),
         Command::Show(name) if name == "all" => Some(show_all_schema()),
         Command::Show(name) => Some(Arc::new(Schema::new(vec![Field::new(
             show_column(name),
@@ -68,15 +67,29 @@ pub(crate) async fn plan(
 ) -> Result<Option<LogicalPlan>, EngineError> {
     match command {
         Command::Query(statement) => Ok(Some(session.plan(statement).await?)),
-        Command::Explain { analyze, statement } => {
-            let inner = session.plan(statement).await?;
-            let plan = LogicalPlanBuilder::from(inner)
-                .explain(false, *analyze)
-                .and_then(|b| b.build())
-                .map_err(EngineError::from)?;
-            Ok(Some(plan))
-        }
+        Command::Explain { statement, .. } => Ok(Some(session.plan(statement).await?)),
         _ => Ok(None),
+    }
+}
+
+/// The plan made at Parse time, or one made now.
+async fn plan_or_now(
+    session: &Session,
+    command: &Command,
+    plan: Option<LogicalPlan>,
+) -> Result<LogicalPlan, EngineError> {
+    match plan {
+        Some(p) => Ok(p),
+        None => self::plan(session, command)
+            .await?
+            .ok_or_else(|| EngineError::new(sqlstate::INTERNAL_ERROR, "no plan for a query")),
+    }
+}
+
+fn with_params(plan: LogicalPlan, params: Option<ParamValues>) -> Result<LogicalPlan, EngineError> {
+    match params {
+        Some(p) => plan.with_param_values(p).map_err(EngineError::from),
+        None => Ok(plan),
     }
 }
 
@@ -91,15 +104,15 @@ pub(crate) async fn run(
     stopper: Stopper,
 ) -> Result<Outcome, EngineError> {
     match command {
-        Command::Query(_) | Command::Explain { .. } => {
-            let plan = plan.ok_or_else(|| {
-                EngineError::new(sqlstate::INTERNAL_ERROR, "query without a plan")
-            })?;
-            let plan = match params {
-                Some(p) => plan.with_param_values(p).map_err(EngineError::from)?,
-                None => plan,
-            };
-            let fields = fields_for(&plan.schema().as_arrow().clone(), format)?;
+        Command::Explain { analyze, .. } => {
+            let plan = with_params(plan_or_now(session, command, plan).await?, params)?;
+            let mut stopper = stopper;
+            let batch = stopper.run(session.explain(plan, *analyze)).await?;
+            Ok(Outcome::Rows(batch_response(batch, format, stopper)?))
+        }
+        Command::Query(_) => {
+            let plan = with_params(plan_or_now(session, command, plan).await?, params)?;
+            let fields = fields_for(plan.schema().as_arrow(), format)?;
             let mut stopper = stopper;
             let batches = stopper.run(session.execute(plan)).await?;
             Ok(Outcome::Rows(QueryResponse::new(
@@ -126,15 +139,7 @@ pub(crate) async fn run(
             };
             let batch = RecordBatch::try_new(Arc::clone(&schema), columns)
                 .map_err(|e| EngineError::new(sqlstate::INTERNAL_ERROR, e.to_string()))?;
-            let fields = fields_for(&schema, format)?;
-            let batches = Box::pin(RecordBatchStreamAdapter::new(
-                schema,
-                futures::stream::iter([Ok(batch)]),
-            ));
-            Ok(Outcome::Rows(QueryResponse::new(
-                fields.clone(),
-                RowStream::new(batches, fields, stopper),
-            )))
+            Ok(Outcome::Rows(batch_response(batch, format, stopper)?))
         }
         Command::Set { name, value } => {
             session.vars.set(name, value)?;
@@ -168,6 +173,24 @@ pub(crate) async fn run(
             },
         )),
     }
+}
+
+/// A response from one ready batch.
+fn batch_response(
+    batch: RecordBatch,
+    format: &Format,
+    stopper: Stopper,
+) -> Result<QueryResponse, EngineError> {
+    let schema = batch.schema();
+    let fields = fields_for(&schema, format)?;
+    let batches = Box::pin(RecordBatchStreamAdapter::new(
+        schema,
+        futures::stream::iter([Ok(batch)]),
+    ));
+    Ok(QueryResponse::new(
+        fields.clone(),
+        RowStream::new(batches, fields, stopper),
+    ))
 }
 
 pub(crate) fn fields_for(

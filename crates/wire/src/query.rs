@@ -15,19 +15,19 @@ use arrow_pg::datatypes::into_pg_type;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::LogicalPlan;
-use futures::{Sink, SinkExt};
-use pgwire::api::portal::{Format, Portal};
+use futures::{Sink, SinkExt, StreamExt};
+use pgwire::api::portal::{Format, Portal, PortalExecutionState};
 use pgwire::api::query::{
     ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_query_response,
     send_ready_for_query,
 };
 use pgwire::api::results::{FieldInfo, Response, Tag};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
-use pgwire::api::store::{MemPortalStore, PortalStore};
+use pgwire::api::store::{Entry, MemPortalStore, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
-use pgwire::messages::extendedquery::{Parse, ParseComplete};
+use pgwire::messages::extendedquery::{Execute, Parse, ParseComplete, PortalSuspended};
 use pgwire::messages::response::{EmptyQueryResponse, TransactionStatus};
 use pgwire::messages::simplequery::Query;
 use sqlgate_engine::{Command, EngineError, Session, gate};
@@ -170,6 +170,80 @@ impl QueryHandler {
     }
 }
 
+impl QueryHandler {
+    /// Runs (first Execute) or resumes (later ones) a portal, sending at
+    /// most `max_rows` rows (0 = all) and then PortalSuspended or
+    /// CommandComplete.
+    async fn execute_portal<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Prepared>,
+        max_rows: usize,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let state = portal.state();
+        let mut state = state.lock().await;
+        if matches!(*state, PortalExecutionState::Initial) {
+            match ExtendedQueryHandler::do_query(self, client, portal, max_rows).await? {
+                Response::Query(rows) => *state = PortalExecutionState::Suspended(rows),
+                Response::Execution(tag) => {
+                    *state = PortalExecutionState::Finished;
+                    return send_execution_response(client, tag).await;
+                }
+                Response::TransactionStart(tag) => {
+                    *state = PortalExecutionState::Finished;
+                    send_execution_response(client, tag).await?;
+                    let status = client.transaction_status().to_in_transaction_state();
+                    client.set_transaction_status(status);
+                    return Ok(());
+                }
+                Response::TransactionEnd(tag) => {
+                    *state = PortalExecutionState::Finished;
+                    send_execution_response(client, tag).await?;
+                    client.set_transaction_status(TransactionStatus::Idle);
+                    return Ok(());
+                }
+                _ => return Err(errors::error("0A000", "unsupported response")),
+            }
+        }
+        let PortalExecutionState::Suspended(response) = &mut *state else {
+            // Already finished: nothing more to send.
+            let tag = Tag::new("SELECT").with_rows(0);
+            return send_execution_response(client, tag).await;
+        };
+        let command_tag = response.command_tag().to_owned();
+        let mut sent = 0usize;
+        loop {
+            if max_rows > 0 && sent >= max_rows {
+                client
+                    .send(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()))
+                    .await?;
+                return Ok(());
+            }
+            match response.data_rows().next().await {
+                Some(Ok(row)) => {
+                    client.feed(PgWireBackendMessage::DataRow(row)).await?;
+                    sent += 1;
+                }
+                Some(Err(e)) => {
+                    *state = PortalExecutionState::Finished;
+                    return Err(e);
+                }
+                None => {
+                    *state = PortalExecutionState::Finished;
+                    return send_execution_response(client, Tag::new(&command_tag).with_rows(sent))
+                        .await;
+                }
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl SimpleQueryHandler for QueryHandler {
     async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
@@ -237,6 +311,39 @@ impl ExtendedQueryHandler for QueryHandler {
             .send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
             .await?;
         Ok(())
+    }
+
+    /// Streams the portal's rows straight to the socket. pgwire's default
+    /// gathers every row of an unlimited Execute into memory first, which
+    /// would defeat streaming, backpressure and cancellation.
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        let max_rows = usize::try_from(message.max_rows).unwrap_or(0);
+        let portal = match client.portal_store().get_portal(name) {
+            Some(Entry::Value(portal)) => portal,
+            Some(Entry::Empty) => {
+                client
+                    .feed(PgWireBackendMessage::EmptyQueryResponse(
+                        EmptyQueryResponse::new(),
+                    ))
+                    .await?;
+                return Ok(());
+            }
+            None => return Err(PgWireError::PortalNotFound(name.to_owned())),
+        };
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let outcome = self.execute_portal(client, &portal, max_rows).await;
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        outcome
     }
 
     async fn do_query<C>(

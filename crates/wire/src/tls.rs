@@ -37,6 +37,19 @@ pub enum TlsError {
     Config(String),
 }
 
+/// A new self-signed certificate for `localhost`, 127.0.0.1 and ::1, as
+/// (certificate PEM, private key PEM).
+pub fn self_signed_pem() -> Result<(String, String), TlsError> {
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let certified =
+        rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Config(e.to_string()))?;
+    Ok((certified.cert.pem(), certified.signing_key.serialize_pem()))
+}
+
 impl Tls {
     /// Loads a PEM certificate chain and private key.
     pub fn from_files(cert: &Path, key: &Path) -> Result<Tls, TlsError> {
