@@ -2,6 +2,7 @@
 //! groups, ACL records, their evaluation, and the condition language compiled
 //! to DataFusion expressions. No I/O, no async, no sockets.
 
+pub mod access;
 pub mod condition;
 pub mod encoded_query;
 pub mod eval;
