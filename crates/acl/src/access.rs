@@ -15,7 +15,7 @@ use datafusion::logical_expr::{Expr, and, lit, not, or, when};
 use crate::condition::{self, DynamicContext};
 use crate::encoded_query;
 use crate::eval::{admin_override, field_candidates, role_check, table_candidates};
-use crate::model::{AclName, Decision, Operation};
+use crate::model::{AclName, Decision, Operation, TablePattern};
 use crate::policy::{Acl, Policy};
 use crate::principal::Principal;
 use crate::script;
@@ -49,8 +49,8 @@ pub struct Compiler<'a> {
     pub policy: &'a Policy,
     pub tables: &'a Tables,
     pub principal: &'a Principal,
-    pub class: &'a str,
-    pub schema: &'a Schema,
+    pub class: String,
+    pub schema: Schema,
     pub dynamic: DynamicContext,
 }
 
@@ -60,7 +60,7 @@ impl Compiler<'_> {
         if self.principal.privileged() {
             return Ok(None);
         }
-        let levels = table_candidates(self.tables, Operation::Read, self.class);
+        let levels = table_candidates(self.tables, Operation::Read, &self.class);
         let expr = self.levels_expr(Operation::Read, &levels, false)?;
         Ok(simplify_true(expr))
     }
@@ -70,7 +70,7 @@ impl Compiler<'_> {
         if self.principal.privileged() {
             return Ok(FieldAccess::Visible);
         }
-        let levels = field_candidates(self.tables, self.class, field);
+        let levels = field_candidates(self.tables, &self.class, field);
         let expr = self.levels_expr(Operation::Read, &levels, true)?;
         Ok(match simplify_true(expr) {
             None => FieldAccess::Visible,
@@ -93,8 +93,12 @@ impl Compiler<'_> {
             let mut applies_any: Vec<Expr> = Vec::new();
             let mut passes_any: Vec<Expr> = Vec::new();
             for acl in self.policy.acls_named(op, name) {
-                let applies = self.applies(acl)?;
-                let passes = self.passes(acl)?;
+                // An applies_to that does not fit the class: the ACL
+                // concerns every record and fails (the closed reading).
+                let (applies, passes) = match self.applies(acl)? {
+                    Some(applies) => (applies, self.passes(acl)?),
+                    None => (lit(true), lit(false)),
+                };
                 match acl.decision {
                     Decision::DenyUnless => requirements.push(if is_true(&applies) {
                         passes
@@ -140,12 +144,26 @@ impl Compiler<'_> {
         ))
     }
 
-    /// Whether the ACL concerns the record (`applies_to`).
-    fn applies(&self, acl: &Acl) -> Result<Expr, AccessError> {
+    /// Whether the ACL concerns the record (`applies_to`); `None` when a
+    /// `*` ACL's applies_to does not fit this class.
+    fn applies(&self, acl: &Acl) -> Result<Option<Expr>, AccessError> {
         if acl.applies_to.is_empty() {
-            return Ok(lit(true));
+            return Ok(Some(lit(true)));
         }
-        self.encoded(acl, &acl.applies_to)
+        let compiled = encoded_query::parse(&acl.applies_to)
+            .map_err(|e| e.to_string())
+            .and_then(|q| {
+                condition::compile(&q, &self.schema, &self.dynamic).map_err(|e| e.to_string())
+            });
+        match compiled {
+            Ok(e) => Ok(Some(e)),
+            Err(_) if acl.name.table == TablePattern::Any => Ok(None),
+            Err(message) => Err(AccessError {
+                acl: acl.number,
+                line: acl.line,
+                message,
+            }),
+        }
     }
 
     /// Whether the ACL passes for the record: roles (decided now), then the
@@ -162,27 +180,35 @@ impl Compiler<'_> {
             parts.push(self.encoded(acl, &acl.condition)?);
         }
         if !acl.script.is_empty() {
-            parts.push(
-                script::compile_script(&acl.script, self.schema, &self.dynamic).map_err(|e| {
-                    AccessError {
-                        acl: acl.number,
-                        line: acl.line,
-                        message: format!("script: {e}"),
-                    }
-                })?,
-            );
+            let compiled = script::compile_script(&acl.script, &self.schema, &self.dynamic)
+                .map_err(|e| format!("script: {e}"));
+            parts.push(self.fits(acl, compiled)?);
         }
         Ok(conjunction(parts))
     }
 
     fn encoded(&self, acl: &Acl, text: &str) -> Result<Expr, AccessError> {
-        let err = |message: String| AccessError {
-            acl: acl.number,
-            line: acl.line,
-            message,
-        };
-        let query = encoded_query::parse(text).map_err(|e| err(e.to_string()))?;
-        condition::compile(&query, self.schema, &self.dynamic).map_err(|e| err(e.to_string()))
+        let compiled = encoded_query::parse(text)
+            .map_err(|e| e.to_string())
+            .and_then(|q| {
+                condition::compile(&q, &self.schema, &self.dynamic).map_err(|e| e.to_string())
+            });
+        self.fits(acl, compiled)
+    }
+
+    /// A condition of a `*` ACL that does not fit this class (a field it
+    /// lacks) makes the ACL fail here. For a named table, loading checked
+    /// that it fits, so a failure is an error.
+    fn fits(&self, acl: &Acl, compiled: Result<Expr, String>) -> Result<Expr, AccessError> {
+        match compiled {
+            Ok(e) => Ok(e),
+            Err(_) if acl.name.table == TablePattern::Any => Ok(lit(false)),
+            Err(message) => Err(AccessError {
+                acl: acl.number,
+                line: acl.line,
+                message,
+            }),
+        }
     }
 }
 

@@ -4,11 +4,14 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use crate::condition::{self, DynamicContext};
+use crate::encoded_query;
 use crate::model::{AclName, Decision, FieldPattern, Operation, TablePattern};
 use crate::policy::{
     AccessPolicy, Account, Acl, Errors, Group, PolicyAction, RateLimit, RateScope,
 };
 use crate::policy_file::{AclRaw, PolicyFile};
+use crate::script;
 use crate::tables::Tables;
 
 /// A platform sys_id: 32 lowercase hexadecimal characters.
@@ -108,6 +111,9 @@ pub(crate) fn acl(
             }
         }
     }
+    if let Some(name) = &name {
+        errors.extend(check_conditions(raw, name, tables));
+    }
     let (Some(name), Some(decision), true) = (name, decision, errors.is_empty()) else {
         return Err(errors);
     };
@@ -124,6 +130,63 @@ pub(crate) fn acl(
         admin_overrides: raw.admin_overrides,
         description: raw.description.clone(),
     })
+}
+
+/// Compiles the condition, applies_to and script against the table the ACL
+/// names (for `*`, against every table: it must fit at least one; where it
+/// does not fit, the ACL denies). Problems are reported with their position.
+fn check_conditions(raw: &AclRaw, name: &AclName, tables: &Tables) -> Vec<String> {
+    let schemas: Vec<_> = match &name.table {
+        TablePattern::Table(t) => tables
+            .get(t)
+            .map(|t| t.schema.clone())
+            .into_iter()
+            .collect(),
+        TablePattern::Any => tables.iter().map(|t| t.schema.clone()).collect(),
+    };
+    if schemas.is_empty() {
+        return Vec::new();
+    }
+    let ctx = DynamicContext::default();
+    let mut errors = Vec::new();
+    for (what, text) in [
+        ("condition", &raw.condition),
+        ("applies_to", &raw.applies_to),
+    ] {
+        if text.is_empty() {
+            continue;
+        }
+        match encoded_query::parse(text) {
+            Err(e) => errors.push(format!("{what}: {e}")),
+            Ok(q) => {
+                let results: Vec<_> = schemas
+                    .iter()
+                    .map(|s| condition::compile(&q, s, &ctx))
+                    .collect();
+                if results.iter().all(Result::is_err) {
+                    let e = results
+                        .into_iter()
+                        .find_map(Result::err)
+                        .expect("at least one schema");
+                    errors.push(format!("{what}: {e}"));
+                }
+            }
+        }
+    }
+    if !raw.script.is_empty() {
+        let results: Vec<_> = schemas
+            .iter()
+            .map(|s| script::compile_script(&raw.script, s, &ctx))
+            .collect();
+        if results.iter().all(Result::is_err) {
+            let e = results
+                .into_iter()
+                .find_map(Result::err)
+                .expect("at least one schema");
+            errors.push(format!("script: {e}"));
+        }
+    }
+    errors
 }
 
 /// Parses `a.b.c.d/n` or an IPv6 prefix.

@@ -10,6 +10,7 @@ use sqlgate_acl::{Policy, TableMeta, Tables};
 use sqlgate_records::Registry;
 
 pub mod barrier;
+pub mod catalog;
 pub mod error;
 pub mod explain;
 pub mod gate;

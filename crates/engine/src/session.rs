@@ -24,7 +24,6 @@ use sqlgate_acl::{Policy, Principal};
 
 use crate::Engine;
 use crate::error::{EngineError, sqlstate};
-use crate::secure_table::{Branch, SecureTable};
 use crate::vars::SessionVars;
 
 /// The catalog (database) name the tables live in.
@@ -190,7 +189,15 @@ fn build_context(
 
     let schema = MemorySchemaProvider::new();
     for name in policy.visible_tables(&engine.tables, principal) {
-        let table = secure_table(engine, policy, principal, &name)?;
+        let Some(table) = crate::catalog::secure_table(
+            &engine.registry,
+            &engine.tables,
+            policy,
+            principal,
+            &name,
+        ) else {
+            continue;
+        };
         schema
             .register_table(name, Arc::new(table))
             .map_err(EngineError::from)?;
@@ -203,44 +210,16 @@ fn build_context(
     Ok(ctx)
 }
 
-/// The table as this principal sees it: each class of the subtree whose
-/// records the principal may read becomes one branch.
-fn secure_table(
-    engine: &Engine,
-    policy: &Policy,
-    principal: &Principal,
-    name: &str,
-) -> Result<SecureTable, EngineError> {
-    let def = engine
-        .registry
-        .get(name)
-        .ok_or_else(|| EngineError::undefined_table(name))?;
-    let branches = engine
-        .registry
-        .classes(name)
-        .into_iter()
-        .filter(|class| {
-            // A child class's records appear in a parent query only where
-            // the principal may read that class.
-            class.name == name || policy.read_possible(&engine.tables, principal, &class.name)
-        })
-        .map(|class| Branch {
-            class: Arc::clone(class),
-            row_filter: None,
-            masks: Vec::new(),
-        })
-        .collect();
-    Ok(SecureTable::new(name, Arc::clone(&def.schema), branches))
-}
-
 /// Builds the shared runtime: one memory pool and one set of caches for
 /// every session. The list-files cache is off so that Parquet files dropped
 /// into a table's folder are seen by the very next query.
 pub fn runtime(memory_limit: Option<usize>) -> Result<Arc<RuntimeEnv>, EngineError> {
     use datafusion::execution::cache::cache_manager::CacheManagerConfig;
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-    let mut cache = CacheManagerConfig::default();
-    cache.list_files_cache_limit = 0;
+    let cache = CacheManagerConfig {
+        list_files_cache_limit: 0,
+        ..Default::default()
+    };
     let mut builder = RuntimeEnvBuilder::new().with_cache_manager(cache);
     if let Some(limit) = memory_limit {
         builder = builder.with_memory_limit(limit, 1.0);

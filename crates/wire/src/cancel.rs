@@ -31,16 +31,19 @@ impl CancelSlot {
     }
 }
 
-/// Every connection that can be cancelled, by (pid, secret key bytes).
+/// A connection's identity in cancel requests: (pid, secret key bytes).
+type CancelKey = (i32, Vec<u8>);
+
+/// Every connection that can be cancelled.
 #[derive(Debug, Default)]
 pub struct CancelRegistry {
-    slots: Mutex<HashMap<(i32, Vec<u8>), Arc<CancelSlot>>>,
+    slots: Mutex<HashMap<CancelKey, Arc<CancelSlot>>>,
 }
 
 /// Unregisters a connection when dropped.
 #[derive(Debug)]
 pub struct Registration {
-    key: (i32, Vec<u8>),
+    key: CancelKey,
     registry: Arc<CancelRegistry>,
 }
 
