@@ -340,7 +340,9 @@ impl Policy {
         let rate_limits = validate::rate_limits(&file, &line_of, &known_role, &accounts, &mut errs);
 
         if !errs.0.is_empty() {
-            return Err(PolicyErrors(errs.0));
+            let mut errors = errs.0;
+            errors.sort_by_key(|e| e.line);
+            return Err(PolicyErrors(errors));
         }
         let mut by_name: HashMap<(Operation, AclName), Vec<usize>> = HashMap::new();
         for (i, acl) in acls.iter().enumerate() {

@@ -37,9 +37,12 @@ impl Principal {
         self.roles.contains(roles::ADMIN)
     }
 
-    /// Row and field checks are off; the table gate stays.
+    /// Row and field checks are off; the table gate stays. (sqlgate) The
+    /// role must be held itself — directly, through `contains` or a group —
+    /// not merely implied by `admin`, so an admin account keeps its ACL
+    /// conditions where `admin_overrides = false` says so.
     pub fn privileged(&self) -> bool {
-        self.has_role(roles::PRIVILEGED_MODE)
+        self.roles.contains(roles::PRIVILEGED_MODE)
     }
 
     /// The sys_ids of the principal's groups.
