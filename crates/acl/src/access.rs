@@ -268,3 +268,68 @@ fn disjunction(parts: Vec<Expr>) -> Expr {
 fn simplify_true(e: Expr) -> Option<Expr> {
     (!is_true(&e)).then_some(e)
 }
+
+/// Judges ACLs on one record, for explanations: roles as at the gate, then
+/// the compiled condition and script evaluated on the record itself.
+pub struct RecordJudge<'a> {
+    pub compiler: &'a Compiler<'a>,
+    /// The record: one row with the class's schema.
+    pub record: datafusion::arrow::record_batch::RecordBatch,
+}
+
+impl RecordJudge<'_> {
+    fn holds(&self, expr: &Expr) -> Result<bool, String> {
+        use datafusion::arrow::array::{Array, BooleanArray};
+        let schema = datafusion::common::DFSchema::try_from(self.record.schema().as_ref().clone())
+            .map_err(|e| e.to_string())?;
+        let physical = datafusion::prelude::SessionContext::new()
+            .create_physical_expr(expr.clone(), &schema)
+            .map_err(|e| e.to_string())?;
+        let value = physical
+            .evaluate(&self.record)
+            .and_then(|v| v.into_array(1))
+            .map_err(|e| e.to_string())?;
+        let value = value
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .ok_or("not a boolean")?;
+        Ok(!value.is_null(0) && value.value(0))
+    }
+}
+
+impl crate::eval::Judge for RecordJudge<'_> {
+    fn judge(&self, acl: &Acl) -> (crate::eval::Verdict, String) {
+        use crate::eval::Verdict;
+        if let Ok(None) = self.compiler.applies(acl) {
+            return (Verdict::Fail, "applies_to does not fit this table: denies".into());
+        }
+        if let Some(v) = admin_override(self.compiler.principal, acl) {
+            return v;
+        }
+        if let Some(v) = role_check(self.compiler.principal, acl) {
+            return v;
+        }
+        if !acl.has_record_part() {
+            return (Verdict::Pass, "roles pass".into());
+        }
+        match self.compiler.passes(acl).and_then(|e| {
+            self.holds(&e).map_err(|m| AccessError {
+                acl: acl.number,
+                line: acl.line,
+                message: m,
+            })
+        }) {
+            Ok(true) => (Verdict::Pass, "roles pass; the record matches the condition/script".into()),
+            Ok(false) => (Verdict::Fail, "roles pass; the record does not match the condition/script".into()),
+            Err(e) => (Verdict::Fail, format!("cannot be evaluated ({e}): denies")),
+        }
+    }
+
+    fn applies(&self, acl: &Acl) -> bool {
+        match self.compiler.applies(acl) {
+            Ok(Some(e)) => self.holds(&e).unwrap_or(true),
+            // Not fitting or not compiling: counted (the closed reading).
+            _ => true,
+        }
+    }
+}

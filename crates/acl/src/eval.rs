@@ -98,6 +98,12 @@ pub struct OperationTrace {
 /// the table gate (roles only) and a single record (roles and conditions).
 pub trait Judge {
     fn judge(&self, acl: &Acl) -> (Verdict, String);
+
+    /// Whether the ACL concerns the record at hand (`applies_to`); with no
+    /// record at hand every ACL counts.
+    fn applies(&self, _acl: &Acl) -> bool {
+        true
+    }
 }
 
 /// Judges on roles alone; a condition or script defers to the record.
@@ -199,6 +205,16 @@ impl Policy {
             };
             let mut level_allow: Option<Verdict> = None;
             for acl in self.acls_named(op, name) {
+                if !judge.applies(acl) {
+                    level.acls.push(AclTrace {
+                        acl: acl.number,
+                        line: acl.line,
+                        decision: acl.decision.to_string(),
+                        verdict: Verdict::Fail,
+                        reason: "does not apply to this record (applies_to); not counted".into(),
+                    });
+                    continue;
+                }
                 let (verdict, reason) = judge.judge(acl);
                 match acl.decision {
                     Decision::DenyUnless => requirements = requirements.and(verdict),

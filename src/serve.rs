@@ -1,0 +1,127 @@
+//! Starting the server from a config: load the tables and the policy (both
+//! refused whole when invalid), set up TLS, listen, reload the policy when
+//! its file changes or on SIGHUP, stop on SIGTERM / Ctrl-C.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use sqlgate_acl::{Policy, Tables};
+use sqlgate_engine::{Engine, EngineOptions};
+use sqlgate_records::Registry;
+use sqlgate_wire::{Shared, Tls, WireConfig};
+use tokio::net::TcpListener;
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Reads and validates a policy file against the stored tables.
+pub fn load_policy(path: &Path, tables: &Tables) -> Result<Policy, BoxError> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Policy::from_toml(&text, tables).map_err(|errors| {
+        let lines: Vec<String> = errors
+            .0
+            .iter()
+            .map(|e| format!("{}: {e}", path.display()))
+            .collect();
+        format!("invalid policy:\n{}", lines.join("\n")).into()
+    })
+}
+
+/// Runs the server until a shutdown signal. `banner` is printed once the
+/// listener is bound (the demo's connection instructions).
+pub async fn run(config: Config, banner: Option<String>) -> Result<(), BoxError> {
+    let registry = Registry::load(&config.storage.data_dir).await?;
+    let tables = sqlgate_engine::acl_tables(&registry);
+    let policy = load_policy(&config.policy.file, &tables)?;
+    let engine = Engine::new(Arc::new(registry), policy, EngineOptions::default())?;
+
+    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(cert), Some(key)) => Tls::from_files(cert, key)?,
+        _ => Tls::self_signed()?,
+    };
+    let wire = WireConfig {
+        allow_plaintext: config.server.allow_plaintext,
+        max_connections: config.server.max_connections,
+        statement_timeout: Some(config.server.statement_timeout).filter(|d| !d.is_zero()),
+        startup_timeout: config.server.startup_timeout,
+    };
+    let shared = Shared::new(Arc::clone(&engine), Some(tls), wire);
+
+    let listener = TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.server.listen))?;
+    let addr = listener.local_addr()?;
+    info!(%addr, tables = engine.tables().iter().count(), "sqlgate ready");
+    // Scripts and tests wait for this exact line.
+    println!("sqlgate listening on {addr}");
+    if let Some(banner) = banner {
+        println!("{banner}");
+    }
+
+    tokio::spawn(watch_policy(
+        Arc::clone(&engine),
+        config.policy.file.clone(),
+    ));
+    sqlgate_wire::serve(listener, shared, shutdown_signal()).await;
+    info!("shutting down");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Reloads the policy when its file changes (checked every second) or on
+/// SIGHUP. A file that does not validate is logged and ignored: the policy
+/// in force stays.
+async fn watch_policy(engine: Arc<Engine>, path: PathBuf) {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut last: Option<SystemTime> = modified(&path);
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        #[cfg(unix)]
+        let forced = tokio::select! {
+            _ = tick.tick() => false,
+            Some(_) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => true,
+        };
+        #[cfg(not(unix))]
+        let forced = {
+            tick.tick().await;
+            false
+        };
+        let now = modified(&path);
+        if !forced && now == last {
+            continue;
+        }
+        last = now;
+        match load_policy(&path, engine.tables()) {
+            Ok(policy) => {
+                engine.replace_policy(policy);
+                info!(file = %path.display(), "policy reloaded");
+            }
+            Err(e) => {
+                error!(file = %path.display(), error = %e, "policy reload refused; the previous policy stays in force");
+            }
+        }
+        if now.is_none() {
+            warn!(file = %path.display(), "policy file is missing; the previous policy stays in force");
+        }
+    }
+}

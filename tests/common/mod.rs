@@ -1,0 +1,452 @@
+//! Test harness: a real `sqlgate` process on an ephemeral port, over a
+//! generated data set and a policy written by the test, reached through real
+//! clients (tokio-postgres over TLS, psql).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_postgres::{Client, NoTls};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sqlgate");
+
+/// The demo data set at `scale`, generated once and shared by every test
+/// process (nextest runs each test in its own process).
+pub fn data_set(scale: u64) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("demo-data-{scale}"));
+    if root.join("tables.toml").exists() {
+        return root;
+    }
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("demo-data-{scale}.{}.tmp", std::process::id()));
+    let status = Command::new(BIN)
+        .args(["demo-data", "--out"])
+        .arg(&tmp)
+        .args(["--scale", &scale.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .expect("run sqlgate demo-data");
+    assert!(status.success(), "demo-data failed");
+    // Another process may have won the race; either copy is identical.
+    if std::fs::rename(&tmp, &root).is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    assert!(root.join("tables.toml").exists());
+    root
+}
+
+/// Copies a data set so a test may change it (drop files in).
+pub fn private_copy(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let to = dst.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            private_copy(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), to).unwrap();
+        }
+    }
+}
+
+/// A SCRAM verifier for `password`, made by `sqlgate hash-password`.
+pub fn verifier(password: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(password.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Options of a test server.
+#[derive(Clone)]
+pub struct Options {
+    pub data_dir: PathBuf,
+    pub policy: String,
+    pub allow_plaintext: bool,
+    pub max_connections: usize,
+    pub statement_timeout: &'static str,
+}
+
+impl Options {
+    pub fn new(data_dir: PathBuf, policy: String) -> Options {
+        Options {
+            data_dir,
+            policy,
+            allow_plaintext: false,
+            max_connections: 50,
+            statement_timeout: "5m",
+        }
+    }
+}
+
+/// A running server; killed on drop.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub cert_pem: String,
+    pub policy_path: PathBuf,
+    log: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    pub fn start(opts: Options) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert_pem, key_pem) = sqlgate_wire::tls::self_signed_pem().unwrap();
+        std::fs::write(dir.path().join("server.crt"), &cert_pem).unwrap();
+        std::fs::write(dir.path().join("server.key"), &key_pem).unwrap();
+        let policy_path = dir.path().join("policy.toml");
+        std::fs::write(&policy_path, &opts.policy).unwrap();
+        let config = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"server.crt\"\ntls_key = \"server.key\"\n\
+             allow_plaintext = {}\nmax_connections = {}\nstatement_timeout = \"{}\"\n\
+             [storage]\ndata_dir = {:?}\n[policy]\nfile = \"policy.toml\"\n",
+            opts.allow_plaintext, opts.max_connections, opts.statement_timeout, opts.data_dir
+        );
+        let config_path = dir.path().join("sqlgate.toml");
+        std::fs::write(&config_path, config).unwrap();
+        Server::spawn(
+            Command::new(BIN)
+                .args(["serve", "--config"])
+                .arg(&config_path),
+            dir,
+            cert_pem,
+            policy_path,
+        )
+    }
+
+    /// Runs a prepared command line (`serve ...`) and waits for readiness.
+    pub fn spawn(
+        cmd: &mut Command,
+        dir: tempfile::TempDir,
+        cert_pem: String,
+        policy_path: PathBuf,
+    ) -> Server {
+        let mut child = cmd
+            .env("SQLGATE_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start sqlgate");
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let addr = loop {
+            let mut line = String::new();
+            if stdout.read_line(&mut line).unwrap() == 0 {
+                let _ = child.wait();
+                panic!(
+                    "sqlgate exited before listening:\n{}",
+                    log.lock().unwrap().join("\n")
+                );
+            }
+            if let Some(addr) = line.trim().strip_prefix("sqlgate listening on ") {
+                break addr.parse().unwrap();
+            }
+            assert!(Instant::now() < deadline, "sqlgate did not start");
+        };
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while stdout.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+                sink.clear();
+            }
+        });
+        Server {
+            child,
+            addr,
+            dir,
+            cert_pem,
+            policy_path,
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's log lines so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn tls(&self) -> tokio_postgres_rustls::MakeRustlsConnect {
+        tls_trusting(&self.cert_pem)
+    }
+
+    pub fn conn_string(&self, user: &str, password: &str) -> String {
+        format!(
+            "host=127.0.0.1 port={} user={user} password={password} dbname=sqlgate sslmode=require",
+            self.addr.port()
+        )
+    }
+
+    /// Connects over TLS as `user`.
+    pub async fn connect(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<Client, tokio_postgres::Error> {
+        let (client, connection) =
+            tokio_postgres::connect(&self.conn_string(user, password), self.tls()).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(client)
+    }
+
+    /// Connects without TLS.
+    pub async fn connect_plain(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<Client, tokio_postgres::Error> {
+        let s = format!(
+            "host=127.0.0.1 port={} user={user} password={password} dbname=sqlgate sslmode=disable",
+            self.addr.port()
+        );
+        let (client, connection) = tokio_postgres::connect(&s, NoTls).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(client)
+    }
+
+    /// Runs psql with `sslmode=verify-full` against our certificate.
+    pub fn psql(&self, user: &str, password: &str, args: &[&str]) -> Output {
+        let cert = self.dir.path().join("server.crt");
+        Command::new("psql")
+            .arg(format!(
+                "host=127.0.0.1 port={} dbname=sqlgate user={user} sslmode=verify-full sslrootcert={}",
+                self.addr.port(),
+                cert.display()
+            ))
+            .args(["-X", "-v", "ON_ERROR_STOP=1"])
+            .args(args)
+            .env("PGPASSWORD", password)
+            .env("PGCONNECT_TIMEOUT", "20")
+            .output()
+            .expect("psql is installed (the test command installs postgresql-client)")
+    }
+
+    /// The server's resident set size now, and its peak, in KiB.
+    pub fn rss_kib(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+/// A rustls client config that trusts exactly this certificate.
+pub fn tls_trusting(cert_pem: &str) -> tokio_postgres_rustls::MakeRustlsConnect {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(cert_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_postgres_rustls::MakeRustlsConnect::new(config)
+}
+
+/// The SQLSTATE of a failed call.
+pub fn code(e: &tokio_postgres::Error) -> String {
+    e.as_db_error()
+        .map(|d| d.code().code().to_owned())
+        .unwrap_or_else(|| format!("no db error: {e}"))
+}
+
+pub mod policy;
+
+/// Every record batch of a table's Parquet files, read directly (not
+/// through sqlgate), for computing expected answers independently.
+pub fn read_parquet(
+    data_dir: &Path,
+    table: &str,
+) -> Vec<datafusion::arrow::record_batch::RecordBatch> {
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data_dir.join(table))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            out.push(batch.unwrap());
+        }
+    }
+    out
+}
+
+/// The number of rows of a table, from its files.
+pub fn row_count(data_dir: &Path, table: &str) -> i64 {
+    read_parquet(data_dir, table)
+        .iter()
+        .map(|b| b.num_rows() as i64)
+        .sum()
+}
+
+/// One column of a table as strings (NULL as None), from its files.
+pub fn column_strings(data_dir: &Path, table: &str, column: &str) -> Vec<Option<String>> {
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    let mut out = Vec::new();
+    for batch in read_parquet(data_dir, table) {
+        let array = batch
+            .column_by_name(column)
+            .unwrap_or_else(|| panic!("{table}.{column}"));
+        let fmt = ArrayFormatter::try_new(array.as_ref(), &FormatOptions::default()).unwrap();
+        for i in 0..array.len() {
+            out.push((!array.is_null(i)).then(|| fmt.value(i).to_string()));
+        }
+    }
+    out
+}
+
+/// A socket that reads at most `bytes_per_sec`: a genuinely slow client,
+/// so the server's send buffer fills and backpressure must hold.
+pub struct SlowStream {
+    inner: tokio::net::TcpStream,
+    bytes_per_sec: usize,
+    budget: usize,
+    pause: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    pub read: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SlowStream {
+    pub async fn connect(addr: SocketAddr, bytes_per_sec: usize) -> SlowStream {
+        SlowStream {
+            inner: tokio::net::TcpStream::connect(addr).await.unwrap(),
+            bytes_per_sec,
+            budget: bytes_per_sec / 10,
+            pause: None,
+            read: Arc::default(),
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for SlowStream {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if let Some(p) = &mut this.pause {
+            if p.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.pause = None;
+            this.budget = this.bytes_per_sec / 10;
+        }
+        if this.budget == 0 {
+            this.pause = Some(Box::pin(tokio::time::sleep(Duration::from_millis(100))));
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let limit = buf.remaining().min(this.budget);
+        let mut limited = tokio::io::ReadBuf::new(buf.initialize_unfilled_to(limit));
+        let r = std::pin::Pin::new(&mut this.inner).poll_read(cx, &mut limited);
+        if let Poll::Ready(Ok(())) = r {
+            let n = limited.filled().len();
+            buf.advance(n);
+            this.budget -= n;
+            this.read
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl tokio::io::AsyncWrite for SlowStream {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl Server {
+    /// Connects over TLS through a socket that reads `bytes_per_sec`.
+    pub async fn connect_slow(
+        &self,
+        user: &str,
+        password: &str,
+        bytes_per_sec: usize,
+    ) -> (Client, Arc<std::sync::atomic::AtomicU64>) {
+        use tokio_postgres::tls::MakeTlsConnect;
+        let stream = SlowStream::connect(self.addr, bytes_per_sec).await;
+        let counter = Arc::clone(&stream.read);
+        let config: tokio_postgres::Config = self.conn_string(user, password).parse().unwrap();
+        let mut make = self.tls();
+        let tls = <tokio_postgres_rustls::MakeRustlsConnect as MakeTlsConnect<SlowStream>>::make_tls_connect(&mut make, "localhost").unwrap();
+        let (client, connection) = config.connect_raw(stream, tls).await.unwrap();
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        (client, counter)
+    }
+}
