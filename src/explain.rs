@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, RecordBatch, StringArray};
-use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::compute::kernels::cmp::eq;
+use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::physical_plan::collect;
 use datafusion::prelude::SessionContext;
@@ -34,17 +34,46 @@ pub async fn run(config_path: &Path, req: Request<'_>) -> Result<ExitCode, BoxEr
     let tables = sqlgate_engine::acl_tables(&registry);
     let policy = load_policy(&config.policy.file, &tables)?;
     let Some(account) = policy.account(req.account) else {
-        println!("no account named {:?}: every login as it fails (28P01)", req.account);
+        println!(
+            "no account named {:?}: every login as it fails (28P01)",
+            req.account
+        );
         return Ok(ExitCode::FAILURE);
     };
     let principal = policy.principal(req.account).expect("the account exists");
-    println!("account {} (sys_id {})", principal.user_name, principal.sys_id);
-    println!("  effective roles: {}", principal.roles.iter().cloned().collect::<Vec<_>>().join(", "));
-    let groups: Vec<String> = principal.groups.iter().map(|g| format!("{} ({})", g.name, g.sys_id)).collect();
-    println!("  groups: {}", if groups.is_empty() { "none".into() } else { groups.join(", ") });
+    println!(
+        "account {} (sys_id {})",
+        principal.user_name, principal.sys_id
+    );
+    println!(
+        "  effective roles: {}",
+        principal
+            .roles
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let groups: Vec<String> = principal
+        .groups
+        .iter()
+        .map(|g| format!("{} ({})", g.name, g.sys_id))
+        .collect();
+    println!(
+        "  groups: {}",
+        if groups.is_empty() {
+            "none".into()
+        } else {
+            groups.join(", ")
+        }
+    );
     println!(
         "  privileged mode: {}",
-        if principal.privileged() { "yes: row and field checks are off, the table gate stays" } else { "no" }
+        if principal.privileged() {
+            "yes: row and field checks are off, the table gate stays"
+        } else {
+            "no"
+        }
     );
     match policy.connect_check(account, &principal) {
         Ok(()) => println!("  may connect: yes"),
@@ -63,12 +92,24 @@ pub async fn run(config_path: &Path, req: Request<'_>) -> Result<ExitCode, BoxEr
         explain_field(&policy, &tables, &principal, def, field);
     }
     if let Some(sys_id) = req.sys_id {
-        explain_record(&policy, &tables, &principal, &registry, req.table, sys_id, req.field).await?;
+        explain_record(
+            &policy, &tables, &principal, &registry, req.table, sys_id, req.field,
+        )
+        .await?;
     }
-    Ok(if gate.allowed { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if gate.allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
-fn compiler<'a>(policy: &'a Policy, tables: &'a Tables, principal: &'a Principal, class: &TableDef) -> Compiler<'a> {
+fn compiler<'a>(
+    policy: &'a Policy,
+    tables: &'a Tables,
+    principal: &'a Principal,
+    class: &TableDef,
+) -> Compiler<'a> {
     Compiler {
         policy,
         tables,
@@ -79,7 +120,13 @@ fn compiler<'a>(policy: &'a Policy, tables: &'a Tables, principal: &'a Principal
     }
 }
 
-fn explain_field(policy: &Policy, tables: &Tables, principal: &Principal, def: &TableDef, field: &str) {
+fn explain_field(
+    policy: &Policy,
+    tables: &Tables,
+    principal: &Principal,
+    def: &TableDef,
+    field: &str,
+) {
     if def.schema.field_with_name(field).is_err() {
         println!("field {}.{field}: no such column", def.name);
         return;
@@ -118,7 +165,10 @@ async fn explain_record(
         };
         println!("record {sys_id}: class {}", class.name);
         if class.name != table && !policy.read_possible(tables, principal, &class.name) {
-            println!("  read on class {} fails on roles: the record never appears in {table}", class.name);
+            println!(
+                "  read on class {} fails on roles: the record never appears in {table}",
+                class.name
+            );
         }
         let c = compiler(policy, tables, principal, class);
         let judge = RecordJudge {
@@ -139,11 +189,20 @@ async fn explain_record(
         println!("{trace}");
         println!(
             "  => record {}\n",
-            if trace.verdict == Verdict::Pass { "READABLE" } else { "HIDDEN" }
+            if trace.verdict == Verdict::Pass {
+                "READABLE"
+            } else {
+                "HIDDEN"
+            }
         );
         let fields: Vec<String> = match field {
             Some(f) => vec![f.to_owned()],
-            None => class.schema.fields().iter().map(|f| f.name().clone()).collect(),
+            None => class
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
         };
         for f in fields {
             let trace = policy.evaluate(
@@ -153,7 +212,11 @@ async fn explain_record(
                 Verdict::Pass,
                 &judge,
             );
-            let shown = if trace.verdict == Verdict::Pass { "shown" } else { "NULL" };
+            let shown = if trace.verdict == Verdict::Pass {
+                "shown"
+            } else {
+                "NULL"
+            };
             if field.is_some() || !trace.levels.is_empty() {
                 println!("{trace}\n  => {f}: {shown}\n");
             }
@@ -164,12 +227,27 @@ async fn explain_record(
     Ok(())
 }
 
-async fn find(ctx: &SessionContext, class: &Arc<TableDef>, sys_id: &str) -> Result<Option<RecordBatch>, BoxError> {
-    let columns: Vec<&str> = class.schema.fields().iter().map(|f| f.name().as_str()).collect();
+async fn find(
+    ctx: &SessionContext,
+    class: &Arc<TableDef>,
+    sys_id: &str,
+) -> Result<Option<RecordBatch>, BoxError> {
+    let columns: Vec<&str> = class
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
     let plan = class.scan_columns(&ctx.state(), &columns).await?;
     for batch in collect(plan, ctx.task_ctx()).await? {
-        let ids = cast(batch.column_by_name("sys_id").ok_or("no sys_id column")?, &DataType::Utf8)?;
-        let ids = ids.as_any().downcast_ref::<StringArray>().ok_or("sys_id is not text")?;
+        let ids = cast(
+            batch.column_by_name("sys_id").ok_or("no sys_id column")?,
+            &DataType::Utf8,
+        )?;
+        let ids = ids
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or("sys_id is not text")?;
         let wanted = StringArray::new_scalar(sys_id);
         let mask = eq(ids, &wanted)?;
         if mask.true_count() > 0 {
