@@ -14,7 +14,8 @@ use datafusion::sql::sqlparser::ast::{
     visit_relations,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use datafusion::sql::sqlparser::parser::ParserError;
+use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
 use crate::error::{EngineError, sqlstate};
 
@@ -62,35 +63,41 @@ pub enum Command {
 
 /// Parses and gates a request. Empty requests give no commands.
 pub fn check(sql: &str) -> Result<Vec<Command>, EngineError> {
-    let parsed = DFParserBuilder::new(sql)
-        .with_dialect(&PostgreSqlDialect {})
-        .with_recursion_limit(RECURSION_LIMIT)
-        .build()
-        .and_then(|mut p| p.parse_statements());
-    let statements = match parsed {
-        Ok(statements) => statements,
-        Err(e) => {
-            // DataFusion's parser reads COPY as its own file-export form and
-            // rejects PostgreSQL's `COPY t TO STDOUT`; the plain parser knows
-            // it, and the gate then refuses it for what it is.
-            if let Ok(plain) = Parser::new(&PostgreSqlDialect {})
+    // PostgreSQL's grammar first, with the rewrites that make common client
+    // introspection queries plannable (`::regclass`, `= ANY(array)`, ...).
+    // They change the AST before the gate judges it, so the gate judges
+    // what will run.
+    match compat().parse(sql) {
+        Ok(statements) => statements.into_iter().map(gate_sql).collect(),
+        Err(first) => {
+            // DataFusion's own statements (CREATE EXTERNAL TABLE, COPY TO
+            // a file) are only known to its parser: parse them to refuse
+            // them for what they are.
+            let parsed = DFParserBuilder::new(sql)
+                .with_dialect(&PostgreSqlDialect {})
                 .with_recursion_limit(RECURSION_LIMIT)
-                .try_with_sql(sql)
-                .and_then(|mut p| p.parse_statements())
-            {
-                return plain.into_iter().map(gate_sql).collect();
-            }
-            return Err(match e {
-                DataFusionError::SQL(ref p, _)
+                .build()
+                .and_then(|mut p| p.parse_statements());
+            match parsed {
+                Ok(statements) => statements.into_iter().map(gate).collect(),
+                Err(_) if matches!(first, ParserError::RecursionLimitExceeded) => {
+                    Err(EngineError::new("54001", "statement is too deeply nested"))
+                }
+                Err(DataFusionError::SQL(ref p, _))
                     if matches!(**p, ParserError::RecursionLimitExceeded) =>
                 {
-                    EngineError::new("54001", "statement is too deeply nested")
+                    Err(EngineError::new("54001", "statement is too deeply nested"))
                 }
-                e => crate::error::classify(e),
-            });
+                Err(e) => Err(crate::error::classify(e)),
+            }
         }
-    };
-    statements.into_iter().map(gate).collect()
+    }
+}
+
+/// The PostgreSQL-compatibility parser, built once.
+fn compat() -> &'static PostgresCompatibilityParser {
+    static PARSER: std::sync::OnceLock<PostgresCompatibilityParser> = std::sync::OnceLock::new();
+    PARSER.get_or_init(PostgresCompatibilityParser::new)
 }
 
 fn refused(what: &str) -> EngineError {
@@ -194,6 +201,7 @@ fn gate_sql(s: Statement) -> Result<Command, EngineError> {
         S::Delete(_) => Err(read_only("DELETE")),
         S::Merge(_) => Err(read_only("MERGE")),
         S::Truncate(_) => Err(read_only("TRUNCATE")),
+        S::CreateTable(ref t) if t.external => Err(refused("CREATE EXTERNAL TABLE")),
         S::CreateTable(_) => Err(read_only("CREATE TABLE")),
         S::CreateView(_) => Err(read_only("CREATE VIEW")),
         S::CreateIndex(_) => Err(read_only("CREATE INDEX")),

@@ -14,6 +14,8 @@ pub mod catalog;
 pub mod error;
 pub mod explain;
 pub mod gate;
+pub mod naming;
+pub mod pg_functions;
 pub mod query_acl;
 pub mod secure_table;
 pub mod session;

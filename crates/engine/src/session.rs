@@ -7,11 +7,12 @@
 //! share the server's `RuntimeEnv` (memory pool, caches) and nothing else:
 //! settings, plans and prepared statements never cross sessions.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::catalog::{
-    CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider,
+    CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider, TableProvider,
 };
 use datafusion::common::config::Dialect;
 use datafusion::execution::SessionStateBuilder;
@@ -40,7 +41,8 @@ pub struct Session {
     /// Bumped whenever the catalog is rebuilt under a new policy, so plans
     /// made earlier (prepared statements) are planned again.
     generation: u64,
-    pub vars: SessionVars,
+    /// Shared with the session's `current_setting`/`set_config` functions.
+    vars: Arc<Mutex<SessionVars>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -57,7 +59,7 @@ impl Session {
         policy: Arc<Policy>,
         principal: Principal,
     ) -> Result<Session, EngineError> {
-        let vars = SessionVars::new(&engine.options.server_version);
+        let vars = Arc::new(Mutex::new(SessionVars::new(&engine.options.server_version)));
         let ctx = build_context(&engine, &policy, &principal, &vars)?;
         Ok(Session {
             engine,
@@ -67,6 +69,11 @@ impl Session {
             generation: 0,
             vars,
         })
+    }
+
+    /// The session's parameters (SET / SHOW).
+    pub fn vars(&self) -> MutexGuard<'_, SessionVars> {
+        self.vars.lock().expect("session vars")
     }
 
     /// Changes whenever the session's catalog is rebuilt.
@@ -158,7 +165,7 @@ impl Session {
 
     /// Applies session parameters that DataFusion itself must know.
     pub fn apply_vars(&mut self) {
-        let tz = self.vars.time_zone();
+        let tz = self.vars().time_zone();
         let state = self.ctx.state_ref();
         let mut state = state.write();
         state.config_mut().options_mut().execution.time_zone = Some(tz);
@@ -169,8 +176,9 @@ fn build_context(
     engine: &Engine,
     policy: &Policy,
     principal: &Principal,
-    vars: &SessionVars,
+    vars: &Arc<Mutex<SessionVars>>,
 ) -> Result<SessionContext, EngineError> {
+    let time_zone = vars.lock().expect("session vars").time_zone();
     let mut config = SessionConfig::new()
         .with_information_schema(true)
         .with_default_catalog_and_schema(CATALOG, SCHEMA)
@@ -179,7 +187,7 @@ fn build_context(
         .with_batch_size(engine.options.batch_size);
     let options = config.options_mut();
     options.sql_parser.dialect = Dialect::PostgreSQL;
-    options.execution.time_zone = Some(vars.time_zone());
+    options.execution.time_zone = Some(time_zone);
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(Arc::clone(&engine.runtime))
@@ -188,6 +196,7 @@ fn build_context(
     let ctx = SessionContext::new_with_state(state);
 
     let schema = MemorySchemaProvider::new();
+    let mut visible = HashMap::new();
     for name in policy.visible_tables(&engine.tables, principal) {
         let Some(table) = crate::catalog::secure_table(
             &engine.registry,
@@ -198,6 +207,13 @@ fn build_context(
         ) else {
             continue;
         };
+        let columns = table
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        visible.insert(name.clone(), columns);
         schema
             .register_table(name, Arc::new(table))
             .map_err(EngineError::from)?;
@@ -207,6 +223,13 @@ fn build_context(
         .register_schema(SCHEMA, Arc::new(schema))
         .map_err(EngineError::from)?;
     ctx.register_catalog(CATALOG, Arc::new(catalog));
+    crate::pg_functions::install(
+        &ctx,
+        &principal.user_name,
+        Arc::new(visible),
+        Arc::clone(vars),
+        &engine.options.server_version,
+    )?;
     Ok(ctx)
 }
 

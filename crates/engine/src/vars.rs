@@ -72,6 +72,8 @@ const PARAMETERS: &[(&str, &str, Kind)] = &[
 #[derive(Debug, Clone)]
 pub struct SessionVars {
     values: BTreeMap<&'static str, String>,
+    /// Defaults set by the server's configuration (RESET returns to them).
+    defaults: BTreeMap<&'static str, String>,
     server_version: String,
 }
 
@@ -79,6 +81,7 @@ impl SessionVars {
     pub fn new(server_version: &str) -> SessionVars {
         let mut vars = SessionVars {
             values: BTreeMap::new(),
+            defaults: BTreeMap::new(),
             server_version: server_version.to_owned(),
         };
         vars.reset_all();
@@ -136,6 +139,7 @@ impl SessionVars {
         let (canonical, default, kind) =
             SessionVars::lookup(name).ok_or_else(|| SessionVars::unknown(name))?;
         if value.eq_ignore_ascii_case("default") {
+            let default = self.defaults.get(canonical).map_or(default, String::as_str);
             self.values.insert(canonical, default.to_owned());
             return Ok(());
         }
@@ -177,13 +181,25 @@ impl SessionVars {
         Ok(())
     }
 
+    /// Sets a parameter and makes that value its default for this session
+    /// (for server-configured defaults such as `statement_timeout`).
+    pub fn set_default(&mut self, name: &str, value: &str) -> Result<(), EngineError> {
+        self.set(name, value)?;
+        let (canonical, _, _) =
+            SessionVars::lookup(name).ok_or_else(|| SessionVars::unknown(name))?;
+        let value = self.values[canonical].clone();
+        self.defaults.insert(canonical, value);
+        Ok(())
+    }
+
     pub fn reset(&mut self, name: &str) -> Result<(), EngineError> {
         self.set(name, "DEFAULT")
     }
 
     pub fn reset_all(&mut self) {
         for (name, default, _) in PARAMETERS {
-            self.values.insert(name, (*default).to_owned());
+            let value = self.defaults.get(name).map_or(*default, String::as_str);
+            self.values.insert(name, value.to_owned());
         }
     }
 
@@ -286,5 +302,13 @@ mod tests {
         v.set("statement_timeout", "2s").unwrap();
         assert_eq!(v.statement_timeout(), Some(Duration::from_secs(2)));
         assert!(v.set("statement_timeout", "soon").is_err());
+        // The server's default survives RESET.
+        v.set_default("statement_timeout", "5min").unwrap();
+        v.set("statement_timeout", "0").unwrap();
+        v.reset("statement_timeout").unwrap();
+        assert_eq!(v.statement_timeout(), Some(Duration::from_secs(300)));
+        v.set("statement_timeout", "0").unwrap();
+        v.reset_all();
+        assert_eq!(v.statement_timeout(), Some(Duration::from_secs(300)));
     }
 }

@@ -122,7 +122,7 @@ pub(crate) async fn run(
         }
         Command::Show(name) => {
             let (schema, columns): (Arc<Schema>, Vec<ArrayRef>) = if name == "all" {
-                let all = session.vars.all();
+                let all = session.vars().all();
                 (
                     show_all_schema(),
                     vec![
@@ -131,7 +131,7 @@ pub(crate) async fn run(
                     ],
                 )
             } else {
-                let (_, value) = session.vars.get(name)?;
+                let (_, value) = session.vars().get(name)?;
                 (
                     result_schema(command, None).expect("SHOW has a schema"),
                     vec![Arc::new(StringArray::from(vec![value]))],
@@ -142,14 +142,14 @@ pub(crate) async fn run(
             Ok(Outcome::Rows(batch_response(batch, format, stopper)?))
         }
         Command::Set { name, value } => {
-            session.vars.set(name, value)?;
+            session.vars().set(name, value)?;
             session.apply_vars();
             Ok(Outcome::Tag("SET"))
         }
         Command::Reset(name) => {
             match name {
-                Some(n) => session.vars.reset(n)?,
-                None => session.vars.reset_all(),
+                Some(n) => session.vars().reset(n)?,
+                None => session.vars().reset_all(),
             }
             session.apply_vars();
             Ok(Outcome::Tag("RESET"))
@@ -160,7 +160,7 @@ pub(crate) async fn run(
         Command::Rollback => Ok(Outcome::End("ROLLBACK")),
         Command::Savepoint(tag) => Ok(Outcome::Tag(tag)),
         Command::Discard => {
-            session.vars.reset_all();
+            session.vars().reset_all();
             session.apply_vars();
             Ok(Outcome::Deallocate(None, "DISCARD ALL"))
         }
@@ -197,7 +197,7 @@ pub(crate) fn fields_for(
     schema: &Schema,
     format: &Format,
 ) -> Result<Arc<Vec<FieldInfo>>, EngineError> {
-    arrow_schema_to_pg_fields(schema, format, None)
+    arrow_schema_to_pg_fields(&sqlgate_engine::naming::pg_schema(schema), format, None)
         .map(Arc::new)
         .map_err(|e| {
             EngineError::new(
@@ -209,5 +209,8 @@ pub(crate) fn fields_for(
 
 /// The deadline of a statement starting now.
 pub(crate) fn deadline(session: &Session) -> Option<Instant> {
-    session.vars.statement_timeout().map(|t| Instant::now() + t)
+    session
+        .vars()
+        .statement_timeout()
+        .map(|t| Instant::now() + t)
 }

@@ -187,11 +187,11 @@ impl Startup {
                 format!("account \"{user}\" may not connect: {refusal}"),
             ));
         }
-        let mut session = engine.open_session(user).map_err(crate::errors::engine)?;
+        let session = engine.open_session(user).map_err(crate::errors::engine)?;
         if let Some(timeout) = self.conn.shared.config.statement_timeout {
             let _ = session
-                .vars
-                .set("statement_timeout", &format!("{}ms", timeout.as_millis()));
+                .vars()
+                .set_default("statement_timeout", &format!("{}ms", timeout.as_millis()));
         }
         // The session slot is free: login happens once per connection.
         *self
