@@ -24,15 +24,11 @@ pub fn pg_column_name(name: &str) -> String {
     if name.starts_with("CASE ") {
         return "case".to_owned();
     }
-    if let Some(inner) = name.strip_prefix("CAST(").and_then(|r| r.strip_suffix(')')) {
-        if let Some((arg, _)) = inner.rsplit_once(" AS ") {
-            let arg = pg_column_name(arg);
-            return if arg == "?column?" {
-                arg
-            } else {
-                arg.rsplit('.').next().unwrap_or(&arg).to_owned()
-            };
-        }
+    if let Some(inner) = name.strip_prefix("CAST(").and_then(|r| r.strip_suffix(')'))
+        && let Some((arg, _)) = inner.rsplit_once(" AS ")
+    {
+        let arg = pg_column_name(arg);
+        return arg.rsplit('.').next().unwrap_or(&arg).to_owned();
     }
     // An outermost function call: `name(...)` whose parenthesis closes last.
     if let Some(open) = name.find('(')
