@@ -1,12 +1,13 @@
 //! `sqlgate.toml`: what an operator configures. Relative paths are taken
 //! from the directory of the config file, so a config works wherever the
-//! server is started from. Unknown keys are errors.
+//! server is started from. Unknown keys are errors: a misspelt setting must
+//! not silently fall back to a default.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -15,25 +16,41 @@ pub struct Config {
     pub server: Server,
     pub storage: Storage,
     pub policy: PolicyFile,
+    #[serde(default)]
+    pub limits: Limits,
+    pub audit: Option<Audit>,
+    pub admin: Option<Admin>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Server {
-    #[serde(default = "default_listen")]
     pub listen: SocketAddr,
     /// PEM certificate chain; absent = a self-signed certificate.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
-    #[serde(default)]
+    /// PEM CA certificates; present = client-certificate login.
+    pub client_ca: Option<PathBuf>,
     pub allow_plaintext: bool,
-    #[serde(default = "default_max_connections")]
     pub max_connections: usize,
-    /// `"5m"`, `"30s"`, `"0"` for no limit.
-    #[serde(default = "default_statement_timeout", with = "humantime_serde_compat")]
+    /// Default for new sessions: `"5m"`, `"30s"`, `"0"` = none.
+    #[serde(deserialize_with = "duration")]
     pub statement_timeout: Duration,
-    #[serde(default = "default_startup_timeout", with = "humantime_serde_compat")]
+    /// Time to finish TLS and login.
+    #[serde(deserialize_with = "duration")]
     pub startup_timeout: Duration,
+    /// Sessions idle this long are closed; `"0"` = never.
+    #[serde(deserialize_with = "duration")]
+    pub idle_timeout: Duration,
+    /// Longest statement text, in bytes.
+    pub max_statement_length: usize,
+    /// Memory one query may use (`"512MiB"`, bytes, `"0"` = unlimited);
+    /// beyond it, sorts and aggregates spill or the query fails with 53200.
+    #[serde(deserialize_with = "bytes")]
+    pub query_memory_limit: usize,
+    /// Time running statements get after SIGTERM.
+    #[serde(deserialize_with = "duration")]
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Server {
@@ -42,10 +59,38 @@ impl Default for Server {
             listen: default_listen(),
             tls_cert: None,
             tls_key: None,
+            client_ca: None,
             allow_plaintext: false,
-            max_connections: default_max_connections(),
-            statement_timeout: default_statement_timeout(),
-            startup_timeout: default_startup_timeout(),
+            max_connections: 200,
+            statement_timeout: Duration::from_secs(300),
+            startup_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::ZERO,
+            max_statement_length: 1 << 20,
+            query_memory_limit: 512 << 20,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Throttles against brute force and floods.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Connection attempts per client address per minute (53400 beyond).
+    pub connection_attempts_per_minute: u32,
+    /// Failed logins before an account name is locked.
+    pub lockout_threshold: u32,
+    /// How long a locked account stays locked.
+    #[serde(deserialize_with = "duration")]
+    pub lockout_duration: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            connection_attempts_per_minute: 600,
+            lockout_threshold: 5,
+            lockout_duration: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -62,35 +107,69 @@ pub struct PolicyFile {
     pub file: PathBuf,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Audit {
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    /// `GET /metrics` and `GET /healthz`; keep it on loopback.
+    #[serde(default = "default_admin_listen")]
+    pub listen: SocketAddr,
+}
+
 pub fn default_listen() -> SocketAddr {
     "127.0.0.1:5433".parse().expect("valid address")
 }
 
-fn default_max_connections() -> usize {
-    200
-}
-
-fn default_statement_timeout() -> Duration {
-    Duration::from_secs(300)
-}
-
-fn default_startup_timeout() -> Duration {
-    Duration::from_secs(30)
+fn default_admin_listen() -> SocketAddr {
+    "127.0.0.1:9187".parse().expect("valid address")
 }
 
 /// Durations written the human way (`"5m"`, `"250ms"`), or `"0"`.
-mod humantime_serde_compat {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
-        if s.trim() == "0" {
-            return Ok(Duration::ZERO);
-        }
-        humantime::parse_duration(&s).map_err(serde::de::Error::custom)
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.trim() == "0" {
+        return Ok(Duration::ZERO);
     }
+    humantime::parse_duration(&s).map_err(serde::de::Error::custom)
+}
+
+/// Sizes as bytes or with a unit: `"512MiB"`, `"2GiB"`, `"64kB"`, `"0"`.
+fn bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(usize),
+        Text(String),
+    }
+    match Size::deserialize(d)? {
+        Size::Bytes(n) => Ok(n),
+        Size::Text(s) => parse_size(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("{s:?} is not a size such as \"512MiB\""))
+        }),
+    }
+}
+
+pub fn parse_size(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: usize = num.parse().ok()?;
+    let factor: usize = match unit.trim() {
+        "" | "B" => 1,
+        "kB" | "KB" => 1_000,
+        "KiB" => 1 << 10,
+        "MB" => 1_000_000,
+        "MiB" => 1 << 20,
+        "GB" => 1_000_000_000,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(factor)
 }
 
 /// Why a config cannot be used.
@@ -125,11 +204,18 @@ impl Config {
         };
         fix(&mut self.storage.data_dir);
         fix(&mut self.policy.file);
-        if let Some(p) = &mut self.server.tls_cert {
+        for p in [
+            &mut self.server.tls_cert,
+            &mut self.server.tls_key,
+            &mut self.server.client_ca,
+        ]
+        .into_iter()
+        .flatten()
+        {
             fix(p);
         }
-        if let Some(p) = &mut self.server.tls_key {
-            fix(p);
+        if let Some(a) = &mut self.audit {
+            fix(&mut a.file);
         }
     }
 
@@ -144,6 +230,11 @@ impl Config {
                 "server.max_connections must be at least 1".into(),
             ));
         }
+        if self.limits.lockout_threshold == 0 || self.limits.connection_attempts_per_minute == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.lockout_threshold and limits.connection_attempts_per_minute must be at least 1".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -152,33 +243,47 @@ impl Config {
 mod tests {
     use super::*;
 
-    #[test]
-    fn minimal_config_gets_safe_defaults_and_resolved_paths() {
+    fn load(text: &str) -> Result<(tempfile::TempDir, Config), ConfigError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sqlgate.toml");
-        std::fs::write(
-            &path,
-            "[storage]\ndata_dir = \"data\"\n[policy]\nfile = \"policy.toml\"\n",
-        )
-        .unwrap();
-        let c = Config::load(&path).unwrap();
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path).map(|c| (dir, c))
+    }
+
+    const MIN: &str = "[storage]\ndata_dir = \"data\"\n[policy]\nfile = \"policy.toml\"\n";
+
+    #[test]
+    fn minimal_config_gets_safe_defaults_and_resolved_paths() {
+        let (dir, c) = load(MIN).unwrap();
         assert!(!c.server.allow_plaintext);
         assert_eq!(c.server.statement_timeout, Duration::from_secs(300));
         assert_eq!(c.server.listen, default_listen());
         assert_eq!(c.storage.data_dir, dir.path().join("data"));
+        assert_eq!(c.limits.lockout_threshold, 5);
+        assert!(c.audit.is_none() && c.admin.is_none());
+    }
+
+    #[test]
+    fn sizes_and_durations_read_the_human_way() {
+        let (_, c) = load(&format!(
+            "[server]\nquery_memory_limit = \"256MiB\"\nidle_timeout = \"10m\"\n[limits]\nlockout_duration = \"30s\"\n{MIN}"
+        ))
+        .unwrap();
+        assert_eq!(c.server.query_memory_limit, 256 << 20);
+        assert_eq!(c.server.idle_timeout, Duration::from_secs(600));
+        assert_eq!(c.limits.lockout_duration, Duration::from_secs(30));
+        assert!(load(&format!("[server]\nquery_memory_limit = \"lots\"\n{MIN}")).is_err());
     }
 
     #[test]
     fn unknown_keys_and_half_tls_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sqlgate.toml");
-        std::fs::write(&path, "[server]\nallow_plaintxt = true\n[storage]\ndata_dir = \"d\"\n[policy]\nfile = \"p\"\n").unwrap();
-        assert!(matches!(Config::load(&path), Err(ConfigError::Parse(..))));
-        std::fs::write(
-            &path,
-            "[server]\ntls_cert = \"c\"\n[storage]\ndata_dir = \"d\"\n[policy]\nfile = \"p\"\n",
-        )
-        .unwrap();
-        assert!(matches!(Config::load(&path), Err(ConfigError::Invalid(_))));
+        assert!(matches!(
+            load(&format!("[server]\nallow_plaintxt = true\n{MIN}")),
+            Err(ConfigError::Parse(..))
+        ));
+        assert!(matches!(
+            load(&format!("[server]\ntls_cert = \"c\"\n{MIN}")),
+            Err(ConfigError::Invalid(_))
+        ));
     }
 }

@@ -191,6 +191,13 @@ pub fn prepare(
         policy: config::PolicyFile {
             file: policy.clone(),
         },
+        limits: config::Limits::default(),
+        audit: Some(config::Audit {
+            file: dir.join("audit.jsonl"),
+        }),
+        admin: Some(config::Admin {
+            listen: "127.0.0.1:9187".parse().expect("valid address"),
+        }),
     };
     if let Some(addr) = listen {
         config.server.listen = addr;

@@ -36,17 +36,30 @@ pub async fn run(config: Config, banner: Option<String>) -> Result<(), BoxError>
     let registry = Registry::load(&config.storage.data_dir).await?;
     let tables = sqlgate_engine::acl_tables(&registry);
     let policy = load_policy(&config.policy.file, &tables)?;
-    let engine = Engine::new(Arc::new(registry), policy, EngineOptions::default())?;
+    let options = EngineOptions {
+        query_memory_limit: Some(config.server.query_memory_limit).filter(|&n| n > 0),
+        ..EngineOptions::default()
+    };
+    let engine = Engine::new(Arc::new(registry), policy, options)?;
 
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(cert), Some(key)) => Tls::from_files(cert, key)?,
         _ => Tls::self_signed()?,
     };
+    let nonzero = |d: std::time::Duration| Some(d).filter(|d| !d.is_zero());
     let wire = WireConfig {
         allow_plaintext: config.server.allow_plaintext,
         max_connections: config.server.max_connections,
-        statement_timeout: Some(config.server.statement_timeout).filter(|d| !d.is_zero()),
+        statement_timeout: nonzero(config.server.statement_timeout),
         startup_timeout: config.server.startup_timeout,
+        idle_timeout: nonzero(config.server.idle_timeout),
+        max_statement_length: config.server.max_statement_length,
+        shutdown_grace: config.server.shutdown_grace,
+        limits: sqlgate_wire::limits::LimitsConfig {
+            attempts_per_minute: config.limits.connection_attempts_per_minute,
+            lockout_threshold: config.limits.lockout_threshold,
+            lockout_duration: config.limits.lockout_duration,
+        },
     };
     let shared = Shared::new(Arc::clone(&engine), Some(tls), wire);
 

@@ -15,6 +15,9 @@ use tokio_postgres::{Client, NoTls};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_sqlgate");
 
+/// An access policy admitting the local machine.
+pub const LOOPBACK: &str = "[[access_policy]]\nname = \"loopback\"\naction = \"allow\"\ncidrs = [\"127.0.0.0/8\", \"::1/128\"]\n";
+
 /// The demo data set at `scale`, generated once and shared by every test
 /// process (nextest runs each test in its own process).
 pub fn data_set(scale: u64) -> PathBuf {
@@ -120,7 +123,14 @@ impl Server {
         std::fs::write(dir.path().join("server.crt"), &cert_pem).unwrap();
         std::fs::write(dir.path().join("server.key"), &key_pem).unwrap();
         let policy_path = dir.path().join("policy.toml");
-        std::fs::write(&policy_path, &opts.policy).unwrap();
+        // Nothing allowed means blocked: tests that do not exercise access
+        // policies admit loopback.
+        let policy = if opts.policy.contains("[[access_policy]]") {
+            opts.policy.clone()
+        } else {
+            format!("{}\n{LOOPBACK}", opts.policy)
+        };
+        std::fs::write(&policy_path, policy).unwrap();
         let config = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"server.crt\"\ntls_key = \"server.key\"\n\
              allow_plaintext = {}\nmax_connections = {}\nstatement_timeout = \"{}\"\n\

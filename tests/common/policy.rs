@@ -105,5 +105,6 @@ pub fn standard() -> String {
         p += &grant(t, &["reader"]);
     }
     p += &grant("sn_hr_core_case", &["hr_reader"]);
+    p += super::LOOPBACK;
     p
 }

@@ -301,7 +301,10 @@ impl crate::eval::Judge for RecordJudge<'_> {
     fn judge(&self, acl: &Acl) -> (crate::eval::Verdict, String) {
         use crate::eval::Verdict;
         if let Ok(None) = self.compiler.applies(acl) {
-            return (Verdict::Fail, "applies_to does not fit this table: denies".into());
+            return (
+                Verdict::Fail,
+                "applies_to does not fit this table: denies".into(),
+            );
         }
         if let Some(v) = admin_override(self.compiler.principal, acl) {
             return v;
@@ -319,8 +322,14 @@ impl crate::eval::Judge for RecordJudge<'_> {
                 message: m,
             })
         }) {
-            Ok(true) => (Verdict::Pass, "roles pass; the record matches the condition/script".into()),
-            Ok(false) => (Verdict::Fail, "roles pass; the record does not match the condition/script".into()),
+            Ok(true) => (
+                Verdict::Pass,
+                "roles pass; the record matches the condition/script".into(),
+            ),
+            Ok(false) => (
+                Verdict::Fail,
+                "roles pass; the record does not match the condition/script".into(),
+            ),
             Err(e) => (Verdict::Fail, format!("cannot be evaluated ({e}): denies")),
         }
     }

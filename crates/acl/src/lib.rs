@@ -3,6 +3,7 @@
 //! to DataFusion expressions. No I/O, no async, no sockets.
 
 pub mod access;
+pub mod access_policy;
 pub mod condition;
 pub mod encoded_query;
 pub mod eval;

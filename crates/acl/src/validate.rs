@@ -221,6 +221,12 @@ pub(crate) fn access_policies(
                 continue;
             }
         };
+        if raw.cidrs.is_empty() && raw.roles.is_empty() && raw.groups.is_empty() {
+            errs.push(
+                line,
+                format!("{what}: name at least one of cidrs, roles, groups (use [\"0.0.0.0/0\", \"::/0\"] for every address)"),
+            );
+        }
         for c in &raw.cidrs {
             if parse_cidr(c).is_none() {
                 errs.push(line, format!("{what}: {c:?} is not a CIDR range"));

@@ -34,8 +34,10 @@ pub struct EngineOptions {
     pub batch_size: usize,
     /// What `server_version` reports, e.g. `15.0 (sqlgate 0.1.0)`.
     pub server_version: String,
-    /// Bytes the memory pool hands out across all queries; `None` = no limit.
-    pub memory_limit: Option<usize>,
+    /// Memory one query may use (each session runs one query at a time, so
+    /// this is the session's pool); `None` = unlimited. Beyond it, sorts and
+    /// aggregates spill to disk or the query fails with 53200.
+    pub query_memory_limit: Option<usize>,
 }
 
 impl Default for EngineOptions {
@@ -44,7 +46,7 @@ impl Default for EngineOptions {
             target_partitions: std::thread::available_parallelism().map_or(2, |n| n.get()),
             batch_size: 8192,
             server_version: format!("15.0 (sqlgate {})", env!("CARGO_PKG_VERSION")),
-            memory_limit: None,
+            query_memory_limit: Some(512 << 20),
         }
     }
 }
@@ -85,7 +87,7 @@ impl Engine {
             tables: acl_tables(&registry),
             registry,
             policy: ArcSwap::from_pointee(policy),
-            runtime: session::runtime(options.memory_limit)?,
+            runtime: session::runtime()?,
             options,
         }))
     }

@@ -71,6 +71,11 @@ impl Session {
         })
     }
 
+    /// Queries per hour the principal may run under the policy in force.
+    pub fn query_rate(&self) -> Option<u64> {
+        self.policy.query_rate(&self.principal)
+    }
+
     /// The session's parameters (SET / SHOW).
     pub fn vars(&self) -> MutexGuard<'_, SessionVars> {
         self.vars.lock().expect("session vars")
@@ -190,7 +195,10 @@ fn build_context(
     options.execution.time_zone = Some(time_zone);
     let state = SessionStateBuilder::new()
         .with_config(config)
-        .with_runtime_env(Arc::clone(&engine.runtime))
+        .with_runtime_env(session_runtime(
+            &engine.runtime,
+            engine.options.query_memory_limit,
+        ))
         .with_default_features()
         .build();
     let ctx = SessionContext::new_with_state(state);
@@ -233,19 +241,38 @@ fn build_context(
     Ok(ctx)
 }
 
-/// Builds the shared runtime: one memory pool and one set of caches for
+/// Builds the shared runtime: one disk manager and one set of caches for
 /// every session. The list-files cache is off so that Parquet files dropped
 /// into a table's folder are seen by the very next query.
-pub fn runtime(memory_limit: Option<usize>) -> Result<Arc<RuntimeEnv>, EngineError> {
+pub fn runtime() -> Result<Arc<RuntimeEnv>, EngineError> {
     use datafusion::execution::cache::cache_manager::CacheManagerConfig;
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
     let cache = CacheManagerConfig {
         list_files_cache_limit: 0,
         ..Default::default()
     };
-    let mut builder = RuntimeEnvBuilder::new().with_cache_manager(cache);
-    if let Some(limit) = memory_limit {
-        builder = builder.with_memory_limit(limit, 1.0);
-    }
-    Ok(builder.build_arc()?)
+    Ok(RuntimeEnvBuilder::new()
+        .with_cache_manager(cache)
+        .build_arc()?)
+}
+
+/// A session's runtime: the shared caches and disk manager, with its own
+/// memory pool so one session's query cannot take another's memory.
+fn session_runtime(shared: &RuntimeEnv, limit: Option<usize>) -> Arc<RuntimeEnv> {
+    use datafusion::execution::memory_pool::{
+        FairSpillPool, MemoryPool, TrackConsumersPool, UnboundedMemoryPool,
+    };
+    let memory_pool: Arc<dyn MemoryPool> = match limit {
+        Some(limit) => Arc::new(TrackConsumersPool::new(
+            FairSpillPool::new(limit),
+            std::num::NonZeroUsize::new(3).expect("nonzero"),
+        )),
+        None => Arc::new(UnboundedMemoryPool::default()),
+    };
+    Arc::new(RuntimeEnv {
+        memory_pool,
+        disk_manager: Arc::clone(&shared.disk_manager),
+        cache_manager: Arc::clone(&shared.cache_manager),
+        object_store_registry: Arc::clone(&shared.object_store_registry),
+    })
 }

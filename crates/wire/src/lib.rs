@@ -13,6 +13,7 @@ pub mod cancel;
 mod conn;
 mod errors;
 mod exec;
+pub mod limits;
 mod params;
 mod query;
 pub mod rows;
@@ -35,6 +36,14 @@ pub struct WireConfig {
     pub statement_timeout: Option<Duration>,
     /// Time a client has to finish TLS and authentication.
     pub startup_timeout: Duration,
+    /// A session idle this long is closed (57P05); `None` = never.
+    pub idle_timeout: Option<Duration>,
+    /// Longest statement text accepted, in bytes (54000 beyond).
+    pub max_statement_length: usize,
+    /// Time running queries get to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+    /// Connection-attempt rate, lockout.
+    pub limits: limits::LimitsConfig,
 }
 
 impl Default for WireConfig {
@@ -44,6 +53,10 @@ impl Default for WireConfig {
             max_connections: 200,
             statement_timeout: Some(Duration::from_secs(300)),
             startup_timeout: Duration::from_secs(30),
+            idle_timeout: None,
+            max_statement_length: 1 << 20,
+            shutdown_grace: Duration::from_secs(30),
+            limits: limits::LimitsConfig::default(),
         }
     }
 }
@@ -57,6 +70,11 @@ pub struct Shared {
     /// Derives decoy SCRAM verifiers for unknown accounts; random per start.
     pub(crate) decoy_secret: [u8; 32],
     pub(crate) next_pid: AtomicI32,
+    pub(crate) limits: limits::Limits,
+    /// Flips to true when the server stops: idle sessions end, running
+    /// queries finish.
+    pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -66,13 +84,22 @@ impl Shared {
         ring::rand::SystemRandom::new()
             .fill(&mut decoy_secret)
             .expect("system random source");
+        let (stop, stopping) = tokio::sync::watch::channel(false);
         Arc::new(Shared {
             engine,
             tls,
+            limits: limits::Limits::new(config.limits.clone()),
             config,
             cancels: Arc::default(),
             decoy_secret,
             next_pid: AtomicI32::new(1000),
+            stopping,
+            stop,
         })
+    }
+
+    /// Tells every connection the server is stopping.
+    pub fn begin_shutdown(&self) {
+        let _ = self.stop.send(true);
     }
 }

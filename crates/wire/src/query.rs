@@ -77,6 +77,43 @@ async fn session(conn: &Conn) -> PgWireResult<MutexGuard<'_, Option<Session>>> {
     Ok(guard)
 }
 
+/// Counts a query against the account's hourly limit (53400 beyond it).
+fn charge(conn: &Conn, session: &Session, command: &Command) -> PgWireResult<()> {
+    if !matches!(command, Command::Query(_) | Command::Explain { .. }) {
+        return Ok(());
+    }
+    let user = &session.principal().user_name;
+    conn.shared
+        .limits
+        .query(user, session.query_rate())
+        .map_err(|over| {
+            tracing::warn!(user = %user, limit = over.queries_per_hour, "query rate limit reached");
+            error(
+                "53400",
+                format!(
+                    "rate limit exceeded: {} queries per hour for \"{user}\"; try again after {}",
+                    over.queries_per_hour,
+                    crate::startup::rfc3339(over.retry_at)
+                ),
+            )
+        })
+}
+
+/// Refuses statement text over the configured length (54000).
+fn check_length(conn: &Conn, sql: &str) -> PgWireResult<()> {
+    let max = conn.shared.config.max_statement_length;
+    if sql.len() > max {
+        return Err(error(
+            "54000",
+            format!(
+                "statement is too long: {} bytes, the limit is {max}",
+                sql.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// In a failed transaction only its end is accepted (25P02).
 fn check_transaction(status: TransactionStatus, command: &Command) -> PgWireResult<()> {
     let ends = matches!(
@@ -128,6 +165,7 @@ impl QueryHandler {
         let mut guard = session(&self.conn).await?;
         let session = guard.as_mut().expect("checked");
         session.refresh().map_err(errors::engine)?;
+        check_length(&self.conn, sql)?;
         let commands = gate::check(sql).map_err(errors::engine)?;
         if commands.is_empty() {
             client
@@ -139,6 +177,7 @@ impl QueryHandler {
         }
         for command in commands {
             check_transaction(client.transaction_status(), &command)?;
+            charge(&self.conn, session, &command)?;
             let stopper = Stopper::new(self.conn.cancel.start(), exec::deadline(session));
             let outcome = exec::run(session, &command, None, None, &Format::UnifiedText, stopper)
                 .await
@@ -363,6 +402,7 @@ impl ExtendedQueryHandler for QueryHandler {
         session.refresh().map_err(errors::engine)?;
         let prepared = &portal.statement.statement;
         check_transaction(client.transaction_status(), &prepared.command)?;
+        charge(&self.conn, session, &prepared.command)?;
         let plan = match &prepared.plan {
             Some(p) if prepared.generation == session.generation() => Some(p.clone()),
             _ => exec::plan(session, &prepared.command)
@@ -442,6 +482,7 @@ impl QueryParser for Parser {
         let mut guard = session(&self.conn).await?;
         let session = guard.as_mut().expect("checked");
         session.refresh().map_err(errors::engine)?;
+        check_length(&self.conn, sql)?;
         let mut commands = gate::check(sql).map_err(errors::engine)?;
         let command = match commands.len() {
             0 => return Ok(None),

@@ -14,20 +14,35 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use crate::Shared;
 use crate::conn::{Conn, Handlers};
 
-/// Serves connections from `listener` until `shutdown` completes; then stops
-/// accepting and returns (running connections finish on their own tasks).
+/// Serves connections from `listener` until `shutdown` completes. Then it
+/// stops accepting, ends idle sessions (57P01), lets running statements
+/// finish within the configured grace period, and returns.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Future<Output = ()>) {
     let slots = Arc::new(Semaphore::new(shared.config.max_connections));
+    let tracker = TaskTracker::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let mut backoff = Duration::from_millis(10);
     loop {
         let accepted = tokio::select! {
-            _ = &mut shutdown => return,
+            _ = &mut shutdown => {
+                drop(listener);
+                shared.begin_shutdown();
+                tracker.close();
+                let open = tracker.len();
+                if open > 0 {
+                    tracing::info!(connections = open, grace = ?shared.config.shutdown_grace, "waiting for running statements");
+                }
+                if tokio::time::timeout(shared.config.shutdown_grace, tracker.wait()).await.is_err() {
+                    warn!(connections = tracker.len(), "grace period over: closing the remaining connections");
+                }
+                return;
+            }
             accepted = listener.accept() => accepted,
         };
         let (socket, peer) = match accepted {
@@ -45,12 +60,24 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Fu
         };
         let permit = Arc::clone(&slots).try_acquire_owned().ok();
         let shared = Arc::clone(&shared);
-        tokio::spawn(async move {
+        tracker.spawn(async move {
             if let Err(e) = connection(socket, peer, shared, permit).await {
                 debug!(%peer, error = %e, "connection ended with an error");
             }
         });
     }
+}
+
+/// Ends a session between statements with a FATAL notice.
+async fn goodbye<S>(socket: &mut S, code: &str, message: &str) -> std::io::Result<()>
+where
+    S: futures::Sink<PgWireBackendMessage, Error = std::io::Error> + Unpin,
+{
+    let info = ErrorInfo::new("FATAL".into(), code.into(), message.into());
+    let _ = socket
+        .send(PgWireBackendMessage::ErrorResponse(info.into()))
+        .await;
+    Ok(())
 }
 
 async fn connection(
@@ -78,22 +105,31 @@ async fn connection(
     let copy = handlers.copy_handler();
     let cancel = handlers.cancel_handler();
 
+    let mut stopping = shared.stopping.clone();
     loop {
         let logging_in = matches!(
             socket.state(),
             PgWireConnectionState::AwaitingStartup
                 | PgWireConnectionState::AuthenticationInProgress
         );
-        let message = if logging_in {
-            tokio::select! {
-                _ = &mut startup_deadline => {
-                    warn!(%peer, "login not completed in time");
-                    return Ok(());
-                }
-                m = socket.next() => m,
+        let idle = async {
+            match shared.config.idle_timeout {
+                Some(t) if !logging_in => tokio::time::sleep(t).await,
+                _ => std::future::pending().await,
             }
-        } else {
-            socket.next().await
+        };
+        let message = tokio::select! {
+            _ = &mut startup_deadline, if logging_in => {
+                warn!(%peer, "login not completed in time");
+                return Ok(());
+            }
+            _ = idle => {
+                return goodbye(&mut socket, "57P05", "terminating connection due to idle-session timeout").await;
+            }
+            _ = async { stopping.wait_for(|s| *s).await.map(|_| ()) } => {
+                return goodbye(&mut socket, "57P01", "terminating connection due to administrator command").await;
+            }
+            m = socket.next() => m,
         };
         let message = match message {
             Some(Ok(PgWireFrontendMessage::Terminate(_))) | None => return Ok(()),

@@ -71,6 +71,25 @@ impl StartupHandler for Startup {
             (PgWireFrontendMessage::Startup(startup), Auth::Start) => {
                 protocol_negotiation(client, &startup).await?;
                 save_startup_parameters_to_metadata(client, &startup);
+                // Before any credential work: the address alone.
+                let ip = self.conn.peer.ip();
+                if let Err(retry) = self.conn.shared.limits.attempt(ip) {
+                    warn!(peer = %self.conn.peer, "connection attempts over the limit");
+                    return Err(fatal(
+                        "53400",
+                        format!(
+                            "too many connection attempts from {ip}; try again after {}",
+                            rfc3339(retry)
+                        ),
+                    ));
+                }
+                if let Err(why) = self.conn.shared.engine.policy().address_admitted(ip) {
+                    warn!(peer = %self.conn.peer, reason = %why, "connection blocked by access policy");
+                    return Err(fatal(
+                        "28000",
+                        format!("connections from {ip} are not allowed by the access policies"),
+                    ));
+                }
                 if !client.is_secure() && !self.conn.shared.config.allow_plaintext {
                     warn!(peer = %self.conn.peer, "plaintext connection refused");
                     return Err(fatal(
@@ -128,8 +147,19 @@ impl StartupHandler for Startup {
                 let response = msg.into_sasl_response()?;
                 let server_final = match scram::client_final(state, &response.data) {
                     Ok(f) => f,
-                    Err(e) => return Err(self.scram_error(&user, e)),
+                    Err(e) => {
+                        if e == ScramError::BadProof && self.conn.shared.limits.failed(&user) {
+                            warn!(peer = %self.conn.peer, user, "too many failed logins: name locked");
+                        }
+                        return Err(self.scram_error(&user, e));
+                    }
                 };
+                // A locked name answers like a wrong password, even with
+                // the right one: nothing tells a locked account apart.
+                if self.conn.shared.limits.locked(&user) {
+                    return Err(self.failed(&user, "locked out after repeated failures"));
+                }
+                self.conn.shared.limits.succeeded(&user);
                 // The proof is right; a decoy verifier can never get here.
                 self.admit(&user)?;
                 client
@@ -152,6 +182,11 @@ impl StartupHandler for Startup {
         }
         Ok(())
     }
+}
+
+/// A wall-clock time as RFC 3339, for messages.
+pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 impl Startup {
@@ -185,6 +220,16 @@ impl Startup {
             return Err(fatal(
                 "28000",
                 format!("account \"{user}\" may not connect: {refusal}"),
+            ));
+        }
+        if let Err(why) = policy.access_admitted(self.conn.peer.ip(), &principal) {
+            warn!(peer = %self.conn.peer, user, reason = %why, "login blocked by access policy");
+            return Err(fatal(
+                "28000",
+                format!(
+                    "account \"{user}\" may not connect from {}: not allowed by the access policies",
+                    self.conn.peer.ip()
+                ),
             ));
         }
         let session = engine.open_session(user).map_err(crate::errors::engine)?;
