@@ -1,56 +1,335 @@
 //! Encoded queries compiled to DataFusion expressions over a record's
-//! columns, once per session, evaluated vectorised below the barrier.
+//! columns, once per session and principal, evaluated vectorised below the
+//! security barrier; and [`matches_row`], an independent row-at-a-time
+//! evaluator of the same semantics that property tests hold the compiled
+//! form to.
 //!
-//! Semantics (sqlgate, fail closed):
-//! - a comparison or string test on a NULL field never matches, including
-//!   the negative operators (`!=`, `NOT IN`, `NOT LIKE`, `NSAMEAS`);
-//! - `ISEMPTY` matches NULL, and `''` for string fields; `ISNOTEMPTY` is its
-//!   negation;
-//! - `LIKE` is "contains", case-sensitive, with `%`, `_` and `\` in the
-//!   value taken literally; `LIKE`-family operators need a string field;
-//! - every compiled condition is wrapped in `IS TRUE`, so the result is
-//!   never NULL.
-//!
-//! [`matches_row`] is an independent row-at-a-time evaluator of the same
-//! semantics; property tests hold the two together.
+//! Semantics (sqlgate; every rule fails closed):
+//! - **NULL**: a comparison or string test on a NULL field never matches,
+//!   the negative ones included (`!=`, `NOT IN`, `NOT LIKE`, `NSAMEAS`, and
+//!   `SAMEAS` when either field is NULL). `ISEMPTY` matches NULL, and `''`
+//!   for string fields (for other types only NULL); `ISNOTEMPTY` is its
+//!   exact negation. Every condition is compiled to `(test) IS TRUE`, so
+//!   the whole expression is never NULL: it can be negated or used in a
+//!   `CASE` safely. Wrapping each condition, not only the whole, also keeps
+//!   DataFusion's simplifier from merging sibling conditions with rules
+//!   that hold only for non-NULL values (it rewrites `x NOT IN (1) OR
+//!   x NOT IN (2)` to `true`, which a NULL `x` would then pass).
+//! - **Literals** are parsed strictly into the field's Arrow type (see
+//!   [`Value`] and the formats in the `literal` submodule); one that does
+//!   not parse is a compile error at its position, never a silent mismatch.
+//! - **Strings** compare by bytes, case-sensitively. `LIKE` is "contains",
+//!   `STARTSWITH` / `ENDSWITH` what they say; `%`, `_` and `\` in their
+//!   value are literal characters (escaped in the compiled `LIKE`). These
+//!   operators need a string field.
+//! - **Floats** compare as DataFusion's `=` and `<` do: `-0.0` equals
+//!   `0.0`, NaN equals NaN and is above every number. Float literals must
+//!   be finite. (DataFusion's `IN` compares floats bit for bit, so float
+//!   `IN` / `NOT IN` are compiled as `=` / `!=` tests.)
+//! - **Dynamic values** are replaced by the principal's values at compile
+//!   time: `gs.getUserID()` and `gs.getUser().getMyGroups()` need a string
+//!   field (`=` / `!=` with the groups mean `IN` / `NOT IN`; no groups means
+//!   `IN` matches nothing and `NOT IN` every non-NULL value);
+//!   `gs.hasRole('x')` is the text `true` / `false` and needs a string or
+//!   boolean field, with `admin` implying every role except `nobody`.
+//! - **SAMEAS / NSAMEAS** compare two fields exactly: strings with strings,
+//!   integers with integers, floats with floats, decimals of equal scale,
+//!   booleans, dates, timestamps of the same unit. Anything else is an
+//!   error.
+//! - An unknown field, or an operator the field's type cannot take, is an
+//!   error at the condition's position.
 
-use std::collections::{BTreeSet, HashMap};
+mod literal;
+mod reference;
+
+use std::collections::BTreeSet;
 
 use datafusion::arrow::datatypes::{DataType, Schema};
-use datafusion::common::ScalarValue;
+use datafusion::common::Column;
 use datafusion::logical_expr::expr::Like;
-use datafusion::logical_expr::{Expr, and, col, lit, not, or};
+use datafusion::logical_expr::{Expr, and, cast, col, lit, not, or};
 
-use crate::encoded_query::{Condition, EncodedQuery, Op, Value};
+use crate::encoded_query::{Condition, Dynamic, EncodedQuery, Literal, Op, Operand};
+use crate::model::roles;
+use literal::Kind;
+pub use literal::Value;
+pub use reference::{RecordValues, matches_row};
 
-/// What dynamic values stand for, for one principal.
+/// What the dynamic values of conditions and the session functions of
+/// scripts stand for, for one principal.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DynamicContext {
+    /// `gs.getUserID()` / `user_sys_id()`.
     pub user_sys_id: String,
+    /// `gs.getUser().getMyGroups()` / `user_in_group(…)`: direct groups.
     pub group_sys_ids: Vec<String>,
+    /// Effective roles, closed under containment.
     pub roles: BTreeSet<String>,
 }
 
-/// A condition that cannot be compiled against a table.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("position {position}: {message}")]
-pub struct CompileError {
-    pub position: usize,
-    pub message: String,
-}
-
-fn error(c: &Condition, message: impl Into<String>) -> CompileError {
-    CompileError {
-        position: c.position,
-        message: message.into(),
+impl DynamicContext {
+    /// `gs.hasRole` / `user_has_role`: `admin` implies every role except
+    /// `nobody`, which no one holds, as for ACL role checks.
+    pub fn has_role(&self, role: &str) -> bool {
+        role != roles::NOBODY && (self.roles.contains(roles::ADMIN) || self.roles.contains(role))
     }
 }
 
-fn is_string(t: &DataType) -> bool {
-    matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+/// A condition that cannot be compiled against a table, at the byte
+/// position of the encoded query where the problem is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("position {position}: {kind}")]
+pub struct CompileError {
+    pub position: usize,
+    pub kind: CompileErrorKind,
 }
 
-/// Compiles an encoded query; the empty query is `true`.
+/// What is wrong, in words a policy author understands.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompileErrorKind {
+    #[error("unknown field \"{0}\"")]
+    UnknownField(String),
+    #[error(
+        "field \"{field}\" has type {data_type}, which conditions can only test with ISEMPTY / ISNOTEMPTY"
+    )]
+    UnsupportedType { field: String, data_type: DataType },
+    #[error(
+        "{text:?} is not a valid value for field \"{field}\" ({data_type}): expected {expected}"
+    )]
+    InvalidLiteral {
+        text: String,
+        field: String,
+        data_type: DataType,
+        expected: String,
+    },
+    #[error("{op} needs a string field; \"{field}\" is {data_type}")]
+    NeedsString {
+        op: Op,
+        field: String,
+        data_type: DataType,
+    },
+    #[error("{dynamic} cannot be compared with field \"{field}\" ({data_type})")]
+    DynamicType {
+        dynamic: Dynamic,
+        field: String,
+        data_type: DataType,
+    },
+    #[error("cannot compare \"{field}\" ({data_type}) with \"{other}\" ({other_type})")]
+    Incomparable {
+        field: String,
+        data_type: DataType,
+        other: String,
+        other_type: DataType,
+    },
+}
+
+/// A condition checked against the field types, its operands typed: what
+/// both the compiler and the reference evaluator start from.
+pub(crate) struct Resolved<'q> {
+    pub field: &'q str,
+    pub data_type: DataType,
+    pub test: Test<'q>,
+}
+
+/// The test a resolved condition makes on a non-NULL value (`Empty` on
+/// any value).
+pub(crate) enum Test<'q> {
+    Compare(Cmp, Value),
+    In {
+        items: Vec<Value>,
+        negated: bool,
+    },
+    Between(Value, Value),
+    Text {
+        op: TextOp,
+        needle: String,
+    },
+    Empty {
+        negated: bool,
+    },
+    Field {
+        other: &'q str,
+        other_type: DataType,
+        common: DataType,
+        negated: bool,
+    },
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum Cmp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum TextOp {
+    Contains,
+    NotContains,
+    StartsWith,
+    EndsWith,
+}
+
+/// Types `c` against the field types `lookup` knows and resolves its
+/// dynamic values for `ctx`.
+pub(crate) fn resolve<'q>(
+    c: &'q Condition,
+    lookup: &dyn Fn(&str) -> Option<DataType>,
+    ctx: &DynamicContext,
+) -> Result<Resolved<'q>, CompileError> {
+    use CompileErrorKind as K;
+    fn fail<T>(position: usize, kind: CompileErrorKind) -> Result<T, CompileError> {
+        Err(CompileError { position, kind })
+    }
+    let Some(ty) = lookup(&c.field) else {
+        return fail(c.position, K::UnknownField(c.field.clone()));
+    };
+    let kind = literal::kind(&ty);
+    if kind == Kind::Other && !matches!(c.op, Op::IsEmpty | Op::IsNotEmpty) {
+        return fail(
+            c.position,
+            K::UnsupportedType {
+                field: c.field.clone(),
+                data_type: ty,
+            },
+        );
+    }
+    // The operand's texts with their positions, dynamic values resolved.
+    let texts: Vec<(String, usize)> = match &c.operand {
+        Operand::None | Operand::Field { .. } => Vec::new(),
+        Operand::Literal(l) => vec![(l.text.clone(), l.position)],
+        Operand::List(items) => items
+            .iter()
+            .map(|Literal { text, position }| (text.clone(), *position))
+            .collect(),
+        Operand::Range(a, b) => vec![(a.text.clone(), a.position), (b.text.clone(), b.position)],
+        Operand::Dynamic { value, position } => {
+            let fits = match value {
+                Dynamic::HasRole(_) => matches!(kind, Kind::Text | Kind::Bool),
+                Dynamic::UserId | Dynamic::MyGroups => kind == Kind::Text,
+            };
+            if !fits {
+                let kind = K::DynamicType {
+                    dynamic: value.clone(),
+                    field: c.field.clone(),
+                    data_type: ty,
+                };
+                return fail(*position, kind);
+            }
+            match value {
+                Dynamic::UserId => vec![(ctx.user_sys_id.clone(), *position)],
+                Dynamic::MyGroups => ctx
+                    .group_sys_ids
+                    .iter()
+                    .map(|g| (g.clone(), *position))
+                    .collect(),
+                Dynamic::HasRole(r) => vec![(ctx.has_role(r).to_string(), *position)],
+            }
+        }
+    };
+    let values = texts
+        .iter()
+        .map(|(text, position)| {
+            literal::parse(text, &ty).or_else(|expected| {
+                let kind = K::InvalidLiteral {
+                    text: text.clone(),
+                    field: c.field.clone(),
+                    data_type: ty.clone(),
+                    expected,
+                };
+                fail(*position, kind)
+            })
+        })
+        .collect::<Result<Vec<_>, _>>();
+    let first = |values: Vec<Value>| values.into_iter().next().unwrap_or(Value::Null);
+    let groups = matches!(
+        c.operand,
+        Operand::Dynamic {
+            value: Dynamic::MyGroups,
+            ..
+        }
+    );
+    let compare = |cmp| -> Result<Test<'q>, CompileError> {
+        Ok(if groups {
+            Test::In {
+                items: values.clone()?,
+                negated: matches!(cmp, Cmp::Ne),
+            }
+        } else {
+            Test::Compare(cmp, first(values.clone()?))
+        })
+    };
+    let text = |op| -> Result<Test<'q>, CompileError> {
+        if kind != Kind::Text {
+            let kind = K::NeedsString {
+                op: c.op,
+                field: c.field.clone(),
+                data_type: ty.clone(),
+            };
+            return fail(c.position, kind);
+        }
+        let needle = texts.first().map(|(t, _)| t.clone()).unwrap_or_default();
+        Ok(Test::Text { op, needle })
+    };
+    let test = match c.op {
+        Op::Eq => compare(Cmp::Eq)?,
+        Op::Ne => compare(Cmp::Ne)?,
+        Op::Lt => compare(Cmp::Lt)?,
+        Op::Le => compare(Cmp::Le)?,
+        Op::Gt => compare(Cmp::Gt)?,
+        Op::Ge => compare(Cmp::Ge)?,
+        Op::In | Op::NotIn => Test::In {
+            items: values?,
+            negated: c.op == Op::NotIn,
+        },
+        Op::Between => {
+            let mut v = values?.into_iter();
+            let low = v.next().unwrap_or(Value::Null);
+            Test::Between(low, v.next().unwrap_or(Value::Null))
+        }
+        Op::Like => text(TextOp::Contains)?,
+        Op::NotLike => text(TextOp::NotContains)?,
+        Op::StartsWith => text(TextOp::StartsWith)?,
+        Op::EndsWith => text(TextOp::EndsWith)?,
+        Op::IsEmpty => Test::Empty { negated: false },
+        Op::IsNotEmpty => Test::Empty { negated: true },
+        Op::SameAs | Op::NSameAs => {
+            let Operand::Field { name, position } = &c.operand else {
+                return fail(c.position, K::UnknownField(String::new()));
+            };
+            let Some(other_type) = lookup(name) else {
+                return fail(*position, K::UnknownField(name.clone()));
+            };
+            let Some(common) = literal::common_type(&ty, &other_type) else {
+                let kind = K::Incomparable {
+                    field: c.field.clone(),
+                    data_type: ty,
+                    other: name.clone(),
+                    other_type,
+                };
+                return fail(c.position, kind);
+            };
+            Test::Field {
+                other: name,
+                other_type,
+                common,
+                negated: c.op == Op::NSameAs,
+            }
+        }
+    };
+    Ok(Resolved {
+        field: &c.field,
+        data_type: ty,
+        test,
+    })
+}
+
+/// Compiles an encoded query against a table schema for one principal.
+/// The result is a boolean expression that is never NULL; the empty query
+/// is `true`. Errors name the position in the encoded query.
 pub fn compile(
     query: &EncodedQuery,
     schema: &Schema,
@@ -59,78 +338,47 @@ pub fn compile(
     if query.is_empty() {
         return Ok(lit(true));
     }
-    let mut groups = Vec::new();
+    let lookup = |name: &str| {
+        schema
+            .field_with_name(name)
+            .ok()
+            .map(|f| f.data_type().clone())
+    };
+    let mut groups = Vec::with_capacity(query.groups.len());
     for group in &query.groups {
-        let mut terms = Vec::new();
+        let mut terms = Vec::with_capacity(group.len());
         for term in group {
             let alternatives = term
                 .iter()
-                .map(|c| compile_condition(c, schema, ctx))
+                .map(|c| resolve(c, &lookup, ctx).map(|r| leaf(&r)))
                 .collect::<Result<Vec<_>, _>>()?;
-            terms.push(
-                alternatives
-                    .into_iter()
-                    .reduce(or)
-                    .expect("a term has a condition"),
-            );
+            terms.push(balanced(alternatives, or));
         }
-        groups.push(terms.into_iter().reduce(and).expect("a group has a term"));
+        groups.push(balanced(terms, and));
     }
-    Ok(groups.into_iter().reduce(or).expect("a query has a group"))
+    Ok(balanced(groups, or))
 }
 
-/// The literal text(s) a condition compares with, dynamic values resolved.
-fn texts(c: &Condition, ctx: &DynamicContext) -> Vec<String> {
-    match &c.value {
-        Value::Text(t) => vec![t.clone()],
-        Value::List(l) => l.clone(),
-        Value::Range(a, b) => vec![a.clone(), b.clone()],
-        Value::UserId => vec![ctx.user_sys_id.clone()],
-        Value::MyGroups => ctx.group_sys_ids.clone(),
-        Value::HasRole(r) => vec![ctx.roles.contains(r).to_string()],
-        Value::None | Value::Field(_) => Vec::new(),
+/// Folds `exprs` (never empty) into a balanced tree, so that a long query
+/// yields a shallow expression.
+fn balanced(mut exprs: Vec<Expr>, f: fn(Expr, Expr) -> Expr) -> Expr {
+    while exprs.len() > 1 {
+        let mut next = Vec::with_capacity(exprs.len().div_ceil(2));
+        let mut it = exprs.into_iter();
+        while let Some(a) = it.next() {
+            next.push(match it.next() {
+                Some(b) => f(a, b),
+                None => a,
+            });
+        }
+        exprs = next;
     }
+    exprs.pop().unwrap_or_else(|| lit(false))
 }
 
-fn literal(c: &Condition, text: &str, ty: &DataType) -> Result<Expr, CompileError> {
-    let bad = || {
-        error(
-            c,
-            format!("{text:?} is not a valid {ty} for field \"{}\"", c.field),
-        )
-    };
-    let value = match ty {
-        DataType::Boolean => match text {
-            "true" => ScalarValue::Boolean(Some(true)),
-            "false" => ScalarValue::Boolean(Some(false)),
-            _ => return Err(bad()),
-        },
-        t if is_string(t) => ScalarValue::try_from_string(text.to_owned(), t).map_err(|_| bad())?,
-        t if t.is_numeric() || t.is_temporal() => {
-            if text.trim() != text || text.is_empty() {
-                return Err(bad());
-            }
-            ScalarValue::try_from_string(text.to_owned(), t).map_err(|_| bad())?
-        }
-        _ => {
-            return Err(error(
-                c,
-                format!(
-                    "field \"{}\" has type {ty}, which conditions cannot use",
-                    c.field
-                ),
-            ));
-        }
-    };
-    if value.is_null() {
-        return Err(bad());
-    }
-    Ok(lit(value))
-}
-
-/// `%`, `_` and `\` taken literally in a LIKE pattern escaped with `\`.
+/// `%`, `_` and `\` taken literally in a `LIKE` pattern escaped with `\`.
 fn escape_like(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+    let mut out = String::with_capacity(s.len() + 2);
     for ch in s.chars() {
         if matches!(ch, '%' | '_' | '\\') {
             out.push('\\');
@@ -140,315 +388,107 @@ fn escape_like(s: &str) -> String {
     out
 }
 
-fn like(column: Expr, pattern: String, ty: &DataType, negated: bool) -> Expr {
-    let pattern = ScalarValue::try_from_string(pattern, ty).expect("string types take any text");
-    Expr::Like(Like::new(
-        negated,
-        Box::new(column),
-        Box::new(lit(pattern)),
-        Some('\\'),
-        false,
-    ))
-}
-
-/// `Some(negated)` when the condition is a membership test: IN / NOT IN,
-/// or `=` / `!=` against the list of the principal's groups.
-fn membership(c: &Condition) -> Option<bool> {
-    match (c.op, &c.value) {
-        (Op::In, _) | (Op::Eq, Value::MyGroups) => Some(false),
-        (Op::NotIn, _) | (Op::Ne, Value::MyGroups) => Some(true),
-        _ => None,
+/// One condition as an expression that is never NULL: true or false.
+fn leaf(r: &Resolved<'_>) -> Expr {
+    match &r.test {
+        // DataFusion's IN compares floats bit for bit, its `=` reads -0.0
+        // as 0.0: float membership is compiled as `=` / `!=` tests.
+        Test::In { items, negated }
+            if !items.is_empty() && literal::kind(&r.data_type) == Kind::Float =>
+        {
+            let column = col(Column::from_name(r.field));
+            let tests = items.iter().map(|v| {
+                let v = lit(literal::to_scalar(v, &r.data_type));
+                let test = if *negated {
+                    column.clone().not_eq(v)
+                } else {
+                    column.clone().eq(v)
+                };
+                test.is_true()
+            });
+            balanced(tests.collect(), if *negated { and } else { or })
+        }
+        _ => plain_leaf(r).is_true(),
     }
 }
 
-fn compile_condition(
-    c: &Condition,
-    schema: &Schema,
-    ctx: &DynamicContext,
-) -> Result<Expr, CompileError> {
-    let field = schema
-        .field_with_name(&c.field)
-        .map_err(|_| error(c, format!("unknown field \"{}\"", c.field)))?;
-    let ty = field.data_type();
-    let column = col(datafusion::common::Column::from_name(c.field.as_str()));
-    let text = texts(c, ctx);
-    let one = |i: usize| literal(c, &text[i], ty);
-    let list = || {
-        text.iter()
-            .map(|t| literal(c, t, ty))
-            .collect::<Result<Vec<_>, _>>()
-    };
-    let needs_string = || {
-        if is_string(ty) {
-            Ok(())
-        } else {
-            Err(error(
-                c,
-                format!("{} needs a string field; \"{}\" is {ty}", c.op, c.field),
+/// One condition as an expression that is NULL only when the field is
+/// NULL, and otherwise true or false.
+fn plain_leaf(r: &Resolved<'_>) -> Expr {
+    let column = col(Column::from_name(r.field));
+    let ty = &r.data_type;
+    let scalar = |v: &Value| lit(literal::to_scalar(v, ty));
+    let text = |s: String| lit(literal::to_scalar(&Value::Text(s), ty));
+    match &r.test {
+        Test::Compare(cmp, v) => {
+            let v = scalar(v);
+            match cmp {
+                Cmp::Eq => column.eq(v),
+                Cmp::Ne => column.not_eq(v),
+                Cmp::Lt => column.lt(v),
+                Cmp::Le => column.lt_eq(v),
+                Cmp::Gt => column.gt(v),
+                Cmp::Ge => column.gt_eq(v),
+            }
+        }
+        // `x NOT IN ()` would be simplified to `true`, NULL included.
+        Test::In { items, negated } if items.is_empty() => {
+            if *negated {
+                column.is_not_null()
+            } else {
+                lit(false)
+            }
+        }
+        Test::In { items, negated } => column.in_list(items.iter().map(scalar).collect(), *negated),
+        Test::Between(low, high) => and(
+            column.clone().gt_eq(scalar(low)),
+            column.lt_eq(scalar(high)),
+        ),
+        Test::Text { op, needle } => {
+            let v = escape_like(needle);
+            let (pattern, negated) = match op {
+                TextOp::Contains => (format!("%{v}%"), false),
+                TextOp::NotContains => (format!("%{v}%"), true),
+                TextOp::StartsWith => (format!("{v}%"), false),
+                TextOp::EndsWith => (format!("%{v}"), false),
+            };
+            Expr::Like(Like::new(
+                negated,
+                Box::new(column),
+                Box::new(text(pattern)),
+                Some('\\'),
+                false,
             ))
         }
-    };
-    if let Some(negated) = membership(c) {
-        return Ok(column.in_list(list()?, negated).is_true());
-    }
-    let expr = match c.op {
-        Op::In | Op::NotIn => unreachable!("membership tests are handled above"),
-        Op::Eq => column.eq(one(0)?),
-        Op::Ne => column.not_eq(one(0)?),
-        Op::Lt => column.lt(one(0)?),
-        Op::Le => column.lt_eq(one(0)?),
-        Op::Gt => column.gt(one(0)?),
-        Op::Ge => column.gt_eq(one(0)?),
-        Op::Between => and(column.clone().gt_eq(one(0)?), column.lt_eq(one(1)?)),
-        Op::Like | Op::NotLike | Op::StartsWith | Op::EndsWith => {
-            needs_string()?;
-            let v = escape_like(&text[0]);
-            let (pattern, negated) = match c.op {
-                Op::Like => (format!("%{v}%"), false),
-                Op::NotLike => (format!("%{v}%"), true),
-                Op::StartsWith => (format!("{v}%"), false),
-                _ => (format!("%{v}"), false),
+        Test::Empty { negated } => {
+            let null = column.clone().is_null();
+            let empty = if literal::kind(ty) == Kind::Text {
+                or(null, column.eq(text(String::new())))
+            } else {
+                null
             };
-            like(column, pattern, ty, negated)
+            if *negated { not(empty) } else { empty }
         }
-        Op::IsEmpty | Op::IsNotEmpty => {
-            let empty = if is_string(ty) {
-                or(
-                    column.clone().is_null(),
-                    column.eq(lit(
-                        ScalarValue::try_from_string(String::new(), ty).expect("string")
-                    )),
-                )
-            } else {
-                column.is_null()
+        Test::Field {
+            other,
+            other_type,
+            common,
+            negated,
+        } => {
+            let as_common = |e: Expr, t: &DataType| {
+                if t == common {
+                    e
+                } else {
+                    cast(e, common.clone())
+                }
             };
-            // The emptiness test is itself never NULL.
-            if c.op == Op::IsEmpty {
-                empty
-            } else {
-                not(empty)
-            }
-        }
-        Op::SameAs | Op::NSameAs => {
-            let Value::Field(other) = &c.value else {
-                return Err(error(c, "SAMEAS needs a field"));
-            };
-            let other_field = schema
-                .field_with_name(other)
-                .map_err(|_| error(c, format!("unknown field \"{other}\"")))?;
-            if other_field.data_type() != ty {
-                return Err(error(
-                    c,
-                    format!(
-                        "cannot compare \"{}\" ({ty}) with \"{other}\" ({})",
-                        c.field,
-                        other_field.data_type()
-                    ),
-                ));
-            }
-            let other = col(datafusion::common::Column::from_name(other.as_str()));
-            if c.op == Op::SameAs {
-                column.eq(other)
-            } else {
+            let column = as_common(column, ty);
+            let other = as_common(col(Column::from_name(*other)), other_type);
+            if *negated {
                 column.not_eq(other)
+            } else {
+                column.eq(other)
             }
         }
-    };
-    Ok(expr.is_true())
-}
-
-/// A value of a record, for the reference evaluator.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RecordValue {
-    Null,
-    Str(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-}
-
-/// A record for the reference evaluator: field name to value.
-pub type RecordValues = HashMap<String, RecordValue>;
-
-/// Row-at-a-time evaluation of an encoded query, written from the rules
-/// above and nothing else. Fields must exist; values of the condition are
-/// read as the record's value type (strings, integers, floats, booleans).
-pub fn matches_row(query: &EncodedQuery, record: &RecordValues, ctx: &DynamicContext) -> bool {
-    query.groups.is_empty()
-        || query.groups.iter().any(|g| {
-            g.iter()
-                .all(|t| t.iter().any(|c| matches_condition(c, record, ctx)))
-        })
-}
-
-fn parse_like(template: &RecordValue, text: &str) -> Option<RecordValue> {
-    Some(match template {
-        RecordValue::Str(_) => RecordValue::Str(text.to_owned()),
-        RecordValue::Int(_) => RecordValue::Int(text.parse().ok()?),
-        RecordValue::Float(_) => RecordValue::Float(text.parse().ok()?),
-        RecordValue::Bool(_) => RecordValue::Bool(match text {
-            "true" => true,
-            "false" => false,
-            _ => return None,
-        }),
-        RecordValue::Null => return None,
-    })
-}
-
-fn compare(a: &RecordValue, b: &RecordValue) -> Option<std::cmp::Ordering> {
-    match (a, b) {
-        (RecordValue::Str(x), RecordValue::Str(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
-        (RecordValue::Int(x), RecordValue::Int(y)) => Some(x.cmp(y)),
-        (RecordValue::Float(x), RecordValue::Float(y)) => x.partial_cmp(y),
-        (RecordValue::Bool(x), RecordValue::Bool(y)) => Some(x.cmp(y)),
-        _ => None,
-    }
-}
-
-fn matches_condition(c: &Condition, record: &RecordValues, ctx: &DynamicContext) -> bool {
-    use std::cmp::Ordering::*;
-    let value = record.get(&c.field).unwrap_or(&RecordValue::Null);
-    match c.op {
-        Op::IsEmpty => {
-            return matches!(value, RecordValue::Null) || value == &RecordValue::Str(String::new());
-        }
-        Op::IsNotEmpty => {
-            return !(matches!(value, RecordValue::Null)
-                || value == &RecordValue::Str(String::new()));
-        }
-        _ => {}
-    }
-    if matches!(value, RecordValue::Null) {
-        return false;
-    }
-    if let Value::Field(other) = &c.value {
-        let other = record.get(other).unwrap_or(&RecordValue::Null);
-        return match compare(value, other) {
-            None => false,
-            Some(o) => (o == Equal) == (c.op == Op::SameAs),
-        };
-    }
-    let texts = texts(c, ctx);
-    let Some(operands) = texts
-        .iter()
-        .map(|t| parse_like(value, t))
-        .collect::<Option<Vec<_>>>()
-    else {
-        return false;
-    };
-    let cmp = |i: usize| compare(value, &operands[i]);
-    let member = || operands.iter().any(|o| compare(value, o) == Some(Equal));
-    if let Some(negated) = membership(c) {
-        return member() != negated;
-    }
-    let s = || match value {
-        RecordValue::Str(s) => s.as_str(),
-        _ => "",
-    };
-    match c.op {
-        Op::In | Op::NotIn => unreachable!("membership tests are handled above"),
-        Op::Eq => cmp(0) == Some(Equal),
-        Op::Ne => cmp(0).is_some_and(|o| o != Equal),
-        Op::Lt => cmp(0) == Some(Less),
-        Op::Le => matches!(cmp(0), Some(Less | Equal)),
-        Op::Gt => cmp(0) == Some(Greater),
-        Op::Ge => matches!(cmp(0), Some(Greater | Equal)),
-        Op::Between => {
-            matches!(cmp(0), Some(Greater | Equal)) && matches!(cmp(1), Some(Less | Equal))
-        }
-        Op::Like => s().contains(texts[0].as_str()),
-        Op::NotLike => !s().contains(texts[0].as_str()),
-        Op::StartsWith => s().starts_with(texts[0].as_str()),
-        Op::EndsWith => s().ends_with(texts[0].as_str()),
-        Op::IsEmpty | Op::IsNotEmpty | Op::SameAs | Op::NSameAs => unreachable!("handled above"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use datafusion::arrow::datatypes::Field;
-
-    use super::*;
-    use crate::encoded_query::parse;
-
-    fn schema() -> Schema {
-        Schema::new(vec![
-            Field::new("name", DataType::Utf8, true),
-            Field::new("priority", DataType::Int32, true),
-            Field::new("active", DataType::Boolean, true),
-            Field::new(
-                "opened_at",
-                DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None),
-                true,
-            ),
-            Field::new("caller", DataType::Utf8View, true),
-        ])
-    }
-
-    fn compile_err(q: &str) -> CompileError {
-        compile(&parse(q).unwrap(), &schema(), &DynamicContext::default()).unwrap_err()
-    }
-
-    #[test]
-    fn unknown_fields_and_bad_literals_name_their_position() {
-        let e = compile_err("active=true^nope=1");
-        assert_eq!(e.position, 12);
-        assert!(e.message.contains("unknown field \"nope\""));
-        assert_eq!(compile_err("priority=high").position, 0);
-        assert_eq!(compile_err("active=yes").position, 0);
-        assert!(
-            compile_err("priorityLIKE1")
-                .message
-                .contains("needs a string field")
-        );
-        assert!(
-            compile_err("nameSAMEASpriority")
-                .message
-                .contains("cannot compare")
-        );
-        assert!(
-            compile_err("opened_at>tomorrow")
-                .message
-                .contains("not a valid")
-        );
-    }
-
-    #[test]
-    fn timestamps_and_views_compile() {
-        let ctx = DynamicContext {
-            user_sys_id: "u1".into(),
-            ..Default::default()
-        };
-        for q in [
-            "opened_at>2024-01-01 00:00:00",
-            "opened_atBETWEEN2024-01-01 00:00:00@2024-12-31 23:59:59",
-            "caller=javascript:gs.getUserID()",
-            "callerINjavascript:gs.getUser().getMyGroups()",
-        ] {
-            compile(&parse(q).unwrap(), &schema(), &ctx).unwrap_or_else(|e| panic!("{q}: {e}"));
-        }
-        let _ = Arc::new(schema());
-    }
-
-    #[test]
-    fn reference_evaluator_follows_the_null_rules() {
-        let ctx = DynamicContext::default();
-        let mut r = RecordValues::new();
-        r.insert("name".into(), RecordValue::Null);
-        for (q, want) in [
-            ("name=x", false),
-            ("name!=x", false),
-            ("nameNOT LIKEx", false),
-            ("nameNOT INx,y", false),
-            ("nameISEMPTY", true),
-            ("nameISNOTEMPTY", false),
-        ] {
-            assert_eq!(matches_row(&parse(q).unwrap(), &r, &ctx), want, "{q}");
-        }
-        r.insert("name".into(), RecordValue::Str(String::new()));
-        assert!(matches_row(&parse("nameISEMPTY").unwrap(), &r, &ctx));
-        assert!(matches_row(&parse("name!=x").unwrap(), &r, &ctx));
     }
 }

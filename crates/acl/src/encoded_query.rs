@@ -1,43 +1,66 @@
-//! ServiceNow encoded queries, parsed into a typed form.
+//! ServiceNow encoded queries (the ACL `condition` and `applies_to` fields),
+//! parsed into a typed form before anything is compiled from them.
 //!
-//! `^` is AND, `^OR` binds to the previous term (`A^B^ORC` = A AND (B OR C)),
-//! `^NQ` starts a new top-level OR group, `^^` is a literal `^` inside a
-//! value. A condition is `<field><operator><value>`: field names are
-//! lowercase identifiers, the operator is the longest known one right after
-//! the name. Everything is case-sensitive. Errors carry the byte position.
+//! Grammar, as the platform writes it:
+//! - `^` is AND, `^OR` binds to the previous term (`A^B^ORC` = A AND (B OR
+//!   C)), `^NQ` starts a new top-level OR group;
+//! - a condition is `<field><operator><value>`: the field is a lowercase
+//!   identifier `[a-z_][a-z0-9_]*`, the operator is the longest known one
+//!   right after it, the value is the rest;
+//! - three dynamic values: `javascript:gs.getUserID()`,
+//!   `javascript:gs.getUser().getMyGroups()`, `javascript:gs.hasRole('x')`.
+//!
+//! Decisions of sqlgate, all failing closed:
+//! - everything is case-sensitive, but a value spelled like a dynamic value
+//!   in another case (`JavaScript:…`), or any other script, is an error
+//!   rather than a literal that `!=` would silently match everywhere;
+//! - operators of the platform that sqlgate does not implement
+//!   (`INSTANCEOF`, `ANYTHING`, `ON`, `RELATIVEGT`, …), ordering and
+//!   grouping terms (`ORDERBY…`, `GROUPBY…`), `^EQ` and dot-walking
+//!   (`caller_id.department`) are errors, never reinterpreted (`INSTANCEOF`
+//!   is not `IN` + `STANCEOF…`);
+//! - `^^` stands for a literal `^` inside a value;
+//! - `BETWEEN` needs exactly one `@`; `IN` items are split at every `,`.
+//!
+//! Every error carries the byte position in the input where it was found.
 
 use std::fmt;
 
-/// An encoded query: OR of groups (`^NQ`), each an AND of terms (`^`),
-/// each an OR of conditions (`^OR`). The empty query matches everything.
+/// An encoded query: an OR of groups (`^NQ`), each an AND of terms (`^`),
+/// each an OR of conditions (`^OR`). The empty query (from the empty
+/// string) has no groups and matches every record.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EncodedQuery {
+    /// `groups[g][t][c]`: condition `c` of term `t` of group `g`; no level
+    /// is ever empty in a parsed query.
     pub groups: Vec<Vec<Vec<Condition>>>,
 }
 
 impl EncodedQuery {
+    /// True for the query of the empty string, which matches everything.
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
     }
 
-    /// Every condition, in order.
+    /// Every condition, in the order of the text.
     pub fn conditions(&self) -> impl Iterator<Item = &Condition> {
         self.groups.iter().flatten().flatten()
     }
 }
 
-/// One `<field><op><value>`.
+/// One `<field><operator><value>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Condition {
+    /// The field name, a lowercase identifier.
     pub field: String,
     pub op: Op,
-    pub value: Value,
-    /// Byte offset of the condition in the encoded query.
+    pub operand: Operand,
+    /// Byte offset of the condition (its field name) in the input.
     pub position: usize,
 }
 
-/// The operators of the condition language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The operators sqlgate implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
     Eq,
     Ne,
@@ -49,80 +72,197 @@ pub enum Op {
     NotIn,
     /// Contains.
     Like,
+    /// Does not contain.
     NotLike,
     StartsWith,
     EndsWith,
     IsEmpty,
     IsNotEmpty,
     Between,
+    /// Equal to another field of the same record.
     SameAs,
+    /// Not equal to another field of the same record.
     NSameAs,
 }
 
-/// Spellings, longest first so a prefix never shadows a longer operator.
-const OPERATORS: [(&str, Op); 17] = [
-    ("ISNOTEMPTY", Op::IsNotEmpty),
-    ("STARTSWITH", Op::StartsWith),
-    ("ENDSWITH", Op::EndsWith),
-    ("NOT LIKE", Op::NotLike),
-    ("ISEMPTY", Op::IsEmpty),
-    ("NSAMEAS", Op::NSameAs),
-    ("BETWEEN", Op::Between),
-    ("NOT IN", Op::NotIn),
-    ("SAMEAS", Op::SameAs),
-    ("LIKE", Op::Like),
-    ("IN", Op::In),
-    ("!=", Op::Ne),
-    ("<=", Op::Le),
-    (">=", Op::Ge),
-    ("=", Op::Eq),
-    ("<", Op::Lt),
-    (">", Op::Gt),
-];
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = OPERATORS
-            .iter()
-            .find(|(_, op)| op == self)
-            .map_or("?", |(s, _)| s);
-        f.write_str(s)
+impl Op {
+    /// The operator as written in an encoded query.
+    pub fn spelling(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::In => "IN",
+            Op::NotIn => "NOT IN",
+            Op::Like => "LIKE",
+            Op::NotLike => "NOT LIKE",
+            Op::StartsWith => "STARTSWITH",
+            Op::EndsWith => "ENDSWITH",
+            Op::IsEmpty => "ISEMPTY",
+            Op::IsNotEmpty => "ISNOTEMPTY",
+            Op::Between => "BETWEEN",
+            Op::SameAs => "SAMEAS",
+            Op::NSameAs => "NSAMEAS",
+        }
     }
 }
 
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.spelling())
+    }
+}
+
+const SUPPORTED: [Op; 17] = [
+    Op::Eq,
+    Op::Ne,
+    Op::Lt,
+    Op::Le,
+    Op::Gt,
+    Op::Ge,
+    Op::In,
+    Op::NotIn,
+    Op::Like,
+    Op::NotLike,
+    Op::StartsWith,
+    Op::EndsWith,
+    Op::IsEmpty,
+    Op::IsNotEmpty,
+    Op::Between,
+    Op::SameAs,
+    Op::NSameAs,
+];
+
+/// Platform operators sqlgate refuses by name. They take part in the
+/// longest match, so that `INSTANCEOF` is never read as `IN`.
+const UNSUPPORTED: [&str; 22] = [
+    "INSTANCEOF",
+    "ANYTHING",
+    "EMPTYSTRING",
+    "DYNAMIC",
+    "DATEPART",
+    "ON",
+    "NOTON",
+    "NOTLIKE",
+    "RELATIVEGT",
+    "RELATIVEGE",
+    "RELATIVELT",
+    "RELATIVELE",
+    "RELATIVEEE",
+    "MORETHAN",
+    "LESSTHAN",
+    "VALCHANGES",
+    "CHANGESFROM",
+    "CHANGESTO",
+    "GT_FIELD",
+    "LT_FIELD",
+    "GT_OR_EQUALS_FIELD",
+    "LT_OR_EQUALS_FIELD",
+];
+
+/// Terms of the platform's query language that are not conditions.
+const KEYWORDS: [&str; 6] = [
+    "ORDERBYDESC",
+    "ORDERBY",
+    "GROUPBY",
+    "EQ",
+    "RLQUERY",
+    "SUBQUERY",
+];
+
 /// The right-hand side of a condition.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value {
-    /// ISEMPTY / ISNOTEMPTY.
+pub enum Operand {
+    /// `ISEMPTY` / `ISNOTEMPTY` take none.
     None,
-    Text(String),
-    /// IN / NOT IN.
-    List(Vec<String>),
-    /// BETWEEN low@high.
-    Range(String, String),
-    /// SAMEAS / NSAMEAS: another field.
-    Field(String),
-    /// `javascript:gs.getUserID()`.
+    /// Comparison and string operators.
+    Literal(Literal),
+    /// `IN` / `NOT IN`: the comma-separated items.
+    List(Vec<Literal>),
+    /// `BETWEEN low@high`, both inclusive.
+    Range(Literal, Literal),
+    /// `SAMEAS` / `NSAMEAS`: another field of the record.
+    Field { name: String, position: usize },
+    /// A `javascript:` value, resolved per principal at compile time.
+    Dynamic { value: Dynamic, position: usize },
+}
+
+/// A literal value as written (with `^^` already turned into `^`); its
+/// type is decided by the field it is compared with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Literal {
+    pub text: String,
+    /// Byte offset of the literal in the input.
+    pub position: usize,
+}
+
+/// The dynamic values sqlgate knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dynamic {
+    /// `javascript:gs.getUserID()`: the principal's sys_id.
     UserId,
-    /// `javascript:gs.getUser().getMyGroups()`.
+    /// `javascript:gs.getUser().getMyGroups()`: the sys_ids of the
+    /// principal's groups; `=` means IN and `!=` means NOT IN.
     MyGroups,
     /// `javascript:gs.hasRole('x')`: the text `true` or `false`.
     HasRole(String),
 }
 
-/// A syntax error, with its byte position in the encoded query.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("position {position}: {message}")]
-pub struct ParseError {
-    pub position: usize,
-    pub message: String,
+impl fmt::Display for Dynamic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dynamic::UserId => f.write_str("javascript:gs.getUserID()"),
+            Dynamic::MyGroups => f.write_str("javascript:gs.getUser().getMyGroups()"),
+            Dynamic::HasRole(r) => write!(f, "javascript:gs.hasRole('{r}')"),
+        }
+    }
 }
 
-fn err(position: usize, message: impl Into<String>) -> ParseError {
-    ParseError {
-        position,
-        message: message.into(),
-    }
+/// Why an encoded query does not parse, at which byte of the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("position {position}: {kind}")]
+pub struct ParseError {
+    pub position: usize,
+    pub kind: ParseErrorKind,
+}
+
+/// What is wrong, in words a policy author understands.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseErrorKind {
+    #[error("empty condition (a stray `^`?)")]
+    EmptyCondition,
+    #[error("expected a field name (lowercase letters, digits and `_`)")]
+    ExpectedField,
+    #[error("\"{0}\" terms have no meaning in an ACL condition")]
+    Keyword(&'static str),
+    #[error("dot-walking (\"{0}.…\") is not supported: name a field of the table itself")]
+    DotWalking(String),
+    #[error("unknown operator after field \"{0}\"")]
+    UnknownOperator(String),
+    #[error("operator {0} is not supported")]
+    UnsupportedOperator(&'static str),
+    #[error("{0} takes no value")]
+    UnexpectedValue(Op),
+    #[error("BETWEEN needs exactly one `@` between the low and high values")]
+    BetweenNeedsOneAt,
+    #[error("{0} needs the name of another field")]
+    ExpectedOtherField(Op),
+    #[error(
+        "unsupported dynamic value (supported: javascript:gs.getUserID(), \
+         javascript:gs.getUser().getMyGroups(), javascript:gs.hasRole('role'))"
+    )]
+    UnsupportedDynamic,
+    #[error("a dynamic value must be the whole value of {0}")]
+    DynamicInsideValue(Op),
+    #[error("{op} cannot be used with {dynamic}")]
+    DynamicNotAllowed { op: Op, dynamic: Dynamic },
+}
+
+fn error(position: usize, kind: ParseErrorKind) -> ParseError {
+    ParseError { position, kind }
 }
 
 /// How a piece of the query attaches to what came before.
@@ -134,47 +274,46 @@ enum Join {
     NewQuery,
 }
 
-/// Splits at unescaped `^`, classifying each piece; `^^` becomes `^`.
-fn pieces(input: &str) -> Vec<(Join, usize, String)> {
+/// The pieces between unescaped `^` separators, as byte ranges of the
+/// input (escapes still in), each with how it attaches.
+fn pieces(input: &str) -> Vec<(Join, usize, usize)> {
     let bytes = input.as_bytes();
     let mut out = Vec::new();
-    let (mut join, mut start, mut text) = (Join::Start, 0usize, String::new());
-    let mut i = 0;
+    let (mut join, mut start, mut i) = (Join::Start, 0, 0);
     while i < bytes.len() {
-        if bytes[i] == b'^' {
-            if bytes.get(i + 1) == Some(&b'^') {
-                text.push('^');
-                i += 2;
-                continue;
-            }
-            out.push((join, start, std::mem::take(&mut text)));
-            let rest = &input[i + 1..];
-            (join, i) = if rest.starts_with("NQ") {
-                (Join::NewQuery, i + 3)
-            } else if rest.starts_with("OR") && !rest.starts_with("ORDERBY") {
-                (Join::Or, i + 3)
-            } else {
-                (Join::And, i + 1)
-            };
-            start = i;
+        if bytes[i] != b'^' {
+            i += 1;
             continue;
         }
-        let ch = input[i..].chars().next().expect("char boundary");
-        text.push(ch);
-        i += ch.len_utf8();
+        if bytes.get(i + 1) == Some(&b'^') {
+            i += 2;
+            continue;
+        }
+        out.push((join, start, i));
+        let rest = &input[i + 1..];
+        (join, i) = if rest.starts_with("NQ") {
+            (Join::NewQuery, i + 3)
+        } else if rest.starts_with("OR") && !rest.starts_with("ORDERBY") {
+            (Join::Or, i + 3)
+        } else {
+            (Join::And, i + 1)
+        };
+        start = i;
     }
-    out.push((join, start, text));
+    out.push((join, start, bytes.len()));
     out
 }
 
-/// Parses an encoded query. The empty string is the empty query.
+/// Parses an encoded query. The empty string is the empty query, which
+/// matches everything; anything the grammar above does not describe is an
+/// error with its byte position.
 pub fn parse(input: &str) -> Result<EncodedQuery, ParseError> {
-    if input.is_empty() {
-        return Ok(EncodedQuery::default());
-    }
     let mut query = EncodedQuery::default();
-    for (join, position, text) in pieces(input) {
-        let condition = condition(&text, position)?;
+    if input.is_empty() {
+        return Ok(query);
+    }
+    for (join, start, end) in pieces(input) {
+        let condition = condition(input, start, end)?;
         match join {
             Join::Start | Join::NewQuery => query.groups.push(vec![vec![condition]]),
             Join::And => query
@@ -193,246 +332,148 @@ pub fn parse(input: &str) -> Result<EncodedQuery, ParseError> {
     Ok(query)
 }
 
-fn is_field(s: &str) -> bool {
-    let mut c = s.chars();
-    matches!(c.next(), Some(x) if x.is_ascii_lowercase() || x == '_')
-        && c.all(|x| x.is_ascii_lowercase() || x.is_ascii_digit() || x == '_')
+fn is_name_char(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'
 }
 
-fn condition(text: &str, position: usize) -> Result<Condition, ParseError> {
+/// The length of the field name at the start of `s`, if there is one.
+fn field_len(s: &str) -> Option<usize> {
+    let len = s.bytes().take_while(|b| is_name_char(*b)).count();
+    (len > 0 && !s.as_bytes()[0].is_ascii_digit()).then_some(len)
+}
+
+/// Parses the condition in `input[start..end]`.
+fn condition(input: &str, start: usize, end: usize) -> Result<Condition, ParseError> {
+    let text = &input[start..end];
     if text.is_empty() {
-        return Err(err(position, "empty condition (a stray `^`?)"));
+        return Err(error(start, ParseErrorKind::EmptyCondition));
     }
-    if text.starts_with("ORDERBY") || text.starts_with("GROUPBY") {
-        return Err(err(
-            position,
-            "ordering and grouping terms have no meaning in an ACL condition",
-        ));
+    if let Some(k) = KEYWORDS.iter().find(|k| text.starts_with(*k)) {
+        return Err(error(start, ParseErrorKind::Keyword(k)));
     }
-    let name_len = text
-        .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
-        .unwrap_or(text.len());
+    let name_len = field_len(text).ok_or_else(|| error(start, ParseErrorKind::ExpectedField))?;
     let field = &text[..name_len];
-    if !is_field(field) {
-        return Err(err(position, format!("expected a field name at {text:?}")));
-    }
     let rest = &text[name_len..];
+    let op_at = start + name_len;
     if rest.starts_with('.') {
-        return Err(err(
-            position,
-            format!("dot-walking (\"{field}.…\") is not supported"),
-        ));
+        return Err(error(op_at, ParseErrorKind::DotWalking(field.to_owned())));
     }
-    let op_at = position + name_len;
-    let (spelling, op) = OPERATORS
+    let supported = SUPPORTED
         .iter()
-        .find(|(s, _)| rest.starts_with(s))
-        .ok_or_else(|| err(op_at, format!("unknown operator after field \"{field}\"")))?;
-    let raw = &rest[spelling.len()..];
-    let value_at = op_at + spelling.len();
-    let value = value(*op, raw, value_at)?;
+        .filter(|op| rest.starts_with(op.spelling()))
+        .max_by_key(|op| op.spelling().len());
+    let unsupported = UNSUPPORTED
+        .iter()
+        .filter(|s| rest.starts_with(**s))
+        .max_by_key(|s| s.len());
+    let op = match (supported, unsupported) {
+        (_, Some(u)) if supported.is_none_or(|op| u.len() > op.spelling().len()) => {
+            return Err(error(op_at, ParseErrorKind::UnsupportedOperator(u)));
+        }
+        (Some(op), _) => *op,
+        _ => {
+            return Err(error(
+                op_at,
+                ParseErrorKind::UnknownOperator(field.to_owned()),
+            ));
+        }
+    };
+    let value_at = op_at + op.spelling().len();
     Ok(Condition {
         field: field.to_owned(),
-        op: *op,
-        value,
-        position,
+        op,
+        operand: operand(op, &input[value_at..end], value_at)?,
+        position: start,
     })
 }
 
-fn value(op: Op, raw: &str, at: usize) -> Result<Value, ParseError> {
-    if let Some(script) = raw.strip_prefix("javascript:") {
-        let dynamic = match script.trim() {
-            "gs.getUserID()" => Value::UserId,
-            "gs.getUser().getMyGroups()" => Value::MyGroups,
-            s => match s
-                .strip_prefix("gs.hasRole(")
-                .and_then(|r| r.strip_suffix(')'))
-                .and_then(|q| {
-                    q.strip_prefix('\'')
-                        .and_then(|q| q.strip_suffix('\''))
-                        .or_else(|| q.strip_prefix('"').and_then(|q| q.strip_suffix('"')))
-                }) {
-                Some(role) if !role.is_empty() => Value::HasRole(role.to_owned()),
-                _ => {
-                    return Err(err(
-                        at,
-                        format!(
-                            "unsupported dynamic value \"javascript:{script}\" (supported: gs.getUserID(), gs.getUser().getMyGroups(), gs.hasRole('role'))"
-                        ),
-                    ));
-                }
-            },
-        };
-        return match (op, &dynamic) {
-            (Op::IsEmpty | Op::IsNotEmpty | Op::SameAs | Op::NSameAs | Op::Between, _) => {
-                Err(err(at, format!("{op} does not take a dynamic value")))
-            }
-            (Op::Eq | Op::Ne | Op::In | Op::NotIn, Value::MyGroups) => Ok(dynamic),
-            (_, Value::MyGroups) => Err(err(
-                at,
-                format!("{op} cannot compare with a list of groups"),
-            )),
-            _ => Ok(dynamic),
-        };
-    }
-    match op {
-        Op::IsEmpty | Op::IsNotEmpty if raw.is_empty() => Ok(Value::None),
-        Op::IsEmpty | Op::IsNotEmpty => Err(err(at, format!("{op} takes no value"))),
-        Op::In | Op::NotIn => Ok(Value::List(raw.split(',').map(str::to_owned).collect())),
-        Op::Between => raw
-            .split_once('@')
-            .map(|(a, b)| Value::Range(a.to_owned(), b.to_owned()))
-            .ok_or_else(|| err(at, "BETWEEN needs low@high")),
-        Op::SameAs | Op::NSameAs if is_field(raw) => Ok(Value::Field(raw.to_owned())),
-        Op::SameAs | Op::NSameAs => Err(err(at, format!("{op} needs a field name, not {raw:?}"))),
-        _ => Ok(Value::Text(raw.to_owned())),
+fn literal(raw: &str, position: usize) -> Literal {
+    Literal {
+        text: raw.replace("^^", "^"),
+        position,
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The value as written, starting with `javascript:` in any case.
+fn is_script(raw: &str) -> bool {
+    raw.get(..11)
+        .is_some_and(|p| p.eq_ignore_ascii_case("javascript:"))
+}
 
-    fn shape(q: &str) -> Vec<Vec<Vec<String>>> {
-        parse(q)
-            .unwrap()
-            .groups
-            .iter()
-            .map(|g| {
-                g.iter()
-                    .map(|t| t.iter().map(|c| c.field.clone()).collect())
-                    .collect()
-            })
-            .collect()
+/// A `javascript:` value: exactly one of the three spellings sqlgate knows.
+fn dynamic(raw: &str) -> Option<Dynamic> {
+    let script = raw.strip_prefix("javascript:")?;
+    match script {
+        "gs.getUserID()" => return Some(Dynamic::UserId),
+        "gs.getUser().getMyGroups()" => return Some(Dynamic::MyGroups),
+        _ => {}
     }
+    let arg = script.strip_prefix("gs.hasRole(")?.strip_suffix(')')?;
+    let role = ['\'', '"']
+        .iter()
+        .find_map(|q| arg.strip_prefix(*q)?.strip_suffix(*q))?;
+    let valid = !role.is_empty()
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    valid.then(|| Dynamic::HasRole(role.to_owned()))
+}
 
-    #[test]
-    fn precedence_of_and_or_and_new_query() {
-        assert_eq!(
-            shape("a=1^b=2^ORc=3"),
-            vec![vec![vec!["a"], vec!["b", "c"]]]
-        );
-        assert_eq!(
-            shape("a=1^ORb=2^c=3"),
-            vec![vec![vec!["a", "b"], vec!["c"]]]
-        );
-        assert_eq!(
-            shape("a=1^NQb=2^ORc=3^d=4"),
-            vec![vec![vec!["a"]], vec![vec!["b", "c"], vec!["d"]]]
-        );
-        assert!(parse("").unwrap().is_empty());
-    }
-
-    #[test]
-    fn every_operator_parses() {
-        let cases = [
-            ("state=1", Op::Eq, Value::Text("1".into())),
-            ("state!=1", Op::Ne, Value::Text("1".into())),
-            ("state<1", Op::Lt, Value::Text("1".into())),
-            ("state<=1", Op::Le, Value::Text("1".into())),
-            ("state>1", Op::Gt, Value::Text("1".into())),
-            ("state>=1", Op::Ge, Value::Text("1".into())),
-            (
-                "stateIN1,2",
-                Op::In,
-                Value::List(vec!["1".into(), "2".into()]),
-            ),
-            (
-                "stateNOT IN1,2",
-                Op::NotIn,
-                Value::List(vec!["1".into(), "2".into()]),
-            ),
-            ("nameLIKEvpn", Op::Like, Value::Text("vpn".into())),
-            ("nameNOT LIKEvpn", Op::NotLike, Value::Text("vpn".into())),
-            ("nameSTARTSWITHv", Op::StartsWith, Value::Text("v".into())),
-            ("nameENDSWITHn", Op::EndsWith, Value::Text("n".into())),
-            ("nameISEMPTY", Op::IsEmpty, Value::None),
-            ("nameISNOTEMPTY", Op::IsNotEmpty, Value::None),
-            (
-                "stateBETWEEN1@3",
-                Op::Between,
-                Value::Range("1".into(), "3".into()),
-            ),
-            (
-                "opened_bySAMEAScaller_id",
-                Op::SameAs,
-                Value::Field("caller_id".into()),
-            ),
-            (
-                "opened_byNSAMEAScaller_id",
-                Op::NSameAs,
-                Value::Field("caller_id".into()),
-            ),
-        ];
-        for (text, op, value) in cases {
-            let q = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
-            let c = q.conditions().next().unwrap();
-            assert_eq!((c.op, &c.value), (op, &value), "{text}");
+/// Parses the value `raw` of operator `op`; `at` is its byte offset.
+fn operand(op: Op, raw: &str, at: usize) -> Result<Operand, ParseError> {
+    use ParseErrorKind as K;
+    if is_script(raw) {
+        let value = dynamic(raw).ok_or_else(|| error(at, K::UnsupportedDynamic))?;
+        let allowed = match (&value, op) {
+            (_, Op::IsEmpty | Op::IsNotEmpty | Op::Between | Op::SameAs | Op::NSameAs) => false,
+            (Dynamic::MyGroups, op) => matches!(op, Op::Eq | Op::Ne | Op::In | Op::NotIn),
+            _ => true,
+        };
+        if !allowed {
+            return Err(error(at, K::DynamicNotAllowed { op, dynamic: value }));
         }
+        return Ok(Operand::Dynamic {
+            value,
+            position: at,
+        });
     }
-
-    #[test]
-    fn dynamic_values() {
-        let c = |q: &str| parse(q).unwrap().conditions().next().unwrap().value.clone();
-        assert_eq!(c("assigned_to=javascript:gs.getUserID()"), Value::UserId);
-        assert_eq!(
-            c("assignment_group=javascript:gs.getUser().getMyGroups()"),
-            Value::MyGroups
-        );
-        assert_eq!(
-            c("assignment_groupINjavascript:gs.getUser().getMyGroups()"),
-            Value::MyGroups
-        );
-        assert_eq!(
-            c("active=javascript:gs.hasRole('itil')"),
-            Value::HasRole("itil".into())
-        );
-        assert!(parse("assigned_to=javascript:gs.getUser().getName()").is_err());
-        assert!(parse("priority<javascript:gs.getUser().getMyGroups()").is_err());
-    }
-
-    #[test]
-    fn caret_escapes_and_values_keep_their_text() {
-        let q = parse("short_description=a^^b=c").unwrap();
-        assert_eq!(
-            q.conditions().next().unwrap().value,
-            Value::Text("a^b=c".into())
-        );
-        let q = parse("nameLIKE50%_off\\").unwrap();
-        assert_eq!(
-            q.conditions().next().unwrap().value,
-            Value::Text("50%_off\\".into())
-        );
-    }
-
-    #[test]
-    fn errors_carry_their_position() {
-        let e = parse("active=true^state~3").unwrap_err();
-        assert_eq!(e.position, 17);
-        assert!(
-            e.message.contains("unknown operator after field \"state\""),
-            "{e}"
-        );
-        let q = parse("active=true^^").unwrap();
-        assert_eq!(
-            q.conditions().next().unwrap().value,
-            Value::Text("true^".into())
-        );
-    }
-
-    #[test]
-    fn malformed_queries_are_refused() {
-        for (q, pos) in [
-            ("Active=true", 0),
-            ("caller_id.department=x", 0),
-            ("active=true^", 12),
-            ("a=1^ORDERBYnumber", 4),
-            ("nameISEMPTYx", 11),
-            ("stateBETWEEN1", 12),
-            ("aSAMEASNot a field", 7),
-        ] {
-            let e = parse(q).expect_err(q);
-            assert_eq!(e.position, pos, "{q}: {e}");
+    match op {
+        Op::IsEmpty | Op::IsNotEmpty if raw.is_empty() => Ok(Operand::None),
+        Op::IsEmpty | Op::IsNotEmpty => Err(error(at, K::UnexpectedValue(op))),
+        Op::In | Op::NotIn => {
+            let mut items = Vec::new();
+            let mut offset = at;
+            for item in raw.split(',') {
+                if is_script(item) {
+                    return Err(error(offset, K::DynamicInsideValue(op)));
+                }
+                items.push(literal(item, offset));
+                offset += item.len() + 1;
+            }
+            Ok(Operand::List(items))
         }
+        Op::Between => {
+            let (low, high) = raw
+                .split_once('@')
+                .filter(|(_, high)| !high.contains('@'))
+                .ok_or_else(|| error(at, K::BetweenNeedsOneAt))?;
+            let high_at = at + low.len() + 1;
+            if is_script(low) || is_script(high) {
+                let bad = if is_script(low) { at } else { high_at };
+                return Err(error(bad, K::DynamicInsideValue(op)));
+            }
+            Ok(Operand::Range(literal(low, at), literal(high, high_at)))
+        }
+        Op::SameAs | Op::NSameAs => match field_len(raw) {
+            Some(len) if len == raw.len() => Ok(Operand::Field {
+                name: raw.to_owned(),
+                position: at,
+            }),
+            Some(len) if raw[len..].starts_with('.') => {
+                Err(error(at + len, K::DotWalking(raw[..len].to_owned())))
+            }
+            _ => Err(error(at, K::ExpectedOtherField(op))),
+        },
+        _ => Ok(Operand::Literal(literal(raw, at))),
     }
 }
