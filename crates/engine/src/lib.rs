@@ -13,6 +13,7 @@ pub mod barrier;
 pub mod catalog;
 pub mod error;
 pub mod explain;
+pub mod facts;
 pub mod gate;
 pub mod naming;
 pub mod pg_functions;

@@ -21,7 +21,7 @@ use datafusion::logical_expr::{
     Volatility, create_udf,
 };
 use datafusion::prelude::SessionContext;
-use datafusion_pg_catalog::pg_catalog::context::PgCatalogContextProvider;
+use datafusion_pg_catalog::pg_catalog::context::{PgCatalogContextProvider, Role};
 use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
 use crate::session::CATALOG;
@@ -40,6 +40,20 @@ struct SessionRoles {
 impl PgCatalogContextProvider for SessionRoles {
     async fn roles(&self) -> Vec<String> {
         vec![self.user.clone()]
+    }
+
+    async fn role(&self, name: &str) -> Option<Role> {
+        (name == self.user).then(|| Role {
+            name: self.user.clone(),
+            is_superuser: false,
+            can_login: true,
+            can_create_db: false,
+            can_create_role: false,
+            can_create_user: false,
+            can_replication: false,
+            grants: Vec::new(),
+            inherited_roles: Vec::new(),
+        })
     }
 }
 
@@ -141,7 +155,7 @@ fn current_setting(vars: Arc<Mutex<SessionVars>>) -> ScalarUDF {
             match (vars.get(&name), missing_ok) {
                 (Ok((_, v)), _) => Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(v)))),
                 (Err(_), true) => Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None))),
-                (Err(e), false) => exec_err!("{}", e.message),
+                (Err(e), false) => Err(datafusion::error::DataFusionError::External(Box::new(e))),
             }
         }),
     })
@@ -156,13 +170,11 @@ fn set_config(vars: Arc<Mutex<SessionVars>>) -> ScalarUDF {
         body: Arc::new(move |args: &[ColumnarValue]| {
             let name = text_arg(args, 0)?;
             let value = text_arg(args, 1)?;
+            // The same refusal, with the same SQLSTATE, as SET.
+            let engine_error = |e| datafusion::error::DataFusionError::External(Box::new(e));
             let mut vars = vars.lock().expect("session vars");
-            if let Err(e) = vars.set(&name, &value) {
-                return exec_err!("{}", e.message);
-            }
-            let (_, now) = vars
-                .get(&name)
-                .map_err(|e| datafusion::error::DataFusionError::Execution(e.message))?;
+            vars.set(&name, &value).map_err(engine_error)?;
+            let (_, now) = vars.get(&name).map_err(engine_error)?;
             Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(now))))
         }),
     })

@@ -58,8 +58,36 @@ pub fn check(
     Ok(())
 }
 
+/// Every column of every node of the plan (subqueries included) and the
+/// stored fields it derives from: how a subquery's reference to a column of
+/// the outer query is traced back.
+fn everywhere(plan: &LogicalPlan) -> Vec<(Column, BTreeSet<Field>)> {
+    let mut out = Vec::new();
+    let _ = plan.apply_with_subqueries(|node| {
+        let lin = lineage(node);
+        for ((qualifier, field), set) in node.schema().iter().zip(lin) {
+            out.push((Column::new(qualifier.cloned(), field.name()), set));
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    out
+}
+
+/// Every column an expression refers to, outer references included.
+fn referenced(e: &Expr) -> Vec<Column> {
+    let mut out: Vec<Column> = e.column_refs().into_iter().cloned().collect();
+    let _ = e.apply(|x| {
+        if let Expr::OuterReferenceColumn(_, c) = x {
+            out.push(c.clone());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    out
+}
+
 /// Walks every node (and the plans of subqueries) collecting field uses.
 fn collect(plan: &LogicalPlan, uses: &mut BTreeSet<(Field, Operation)>) -> Result<(), EngineError> {
+    let global = everywhere(plan);
     plan.apply_with_subqueries(|node| {
         let inputs = node.inputs();
         let lineage_in: Vec<Lineage> = inputs.iter().map(|i| lineage(i)).collect();
@@ -70,11 +98,16 @@ fn collect(plan: &LogicalPlan, uses: &mut BTreeSet<(Field, Operation)>) -> Resul
                     return lin.get(i).cloned().unwrap_or_default();
                 }
             }
-            BTreeSet::new()
+            // An outer reference: the column of an enclosing query.
+            global
+                .iter()
+                .filter(|(g, _)| g == c || (c.relation.is_none() && g.name == c.name))
+                .flat_map(|(_, set)| set.iter().cloned())
+                .collect()
         };
         let mut add = |e: &Expr, op: Operation| {
-            for c in e.column_refs() {
-                for f in resolve(c) {
+            for c in referenced(e) {
+                for f in resolve(&c) {
                     uses.insert((f, op));
                 }
             }
@@ -100,6 +133,24 @@ fn collect(plan: &LogicalPlan, uses: &mut BTreeSet<(Field, Operation)>) -> Resul
     })?;
     Ok(())
 }
+
+/// Scalar functions that compare or search their arguments.
+const TESTING_FUNCTIONS: [&str; 14] = [
+    "array_has",
+    "array_has_all",
+    "array_has_any",
+    "array_contains",
+    "list_has",
+    "starts_with",
+    "ends_with",
+    "strpos",
+    "instr",
+    "regexp_like",
+    "regexp_match",
+    "regexp_count",
+    "contains",
+    "find_in_set",
+];
 
 /// Finds comparison-like uses anywhere inside an expression.
 fn comparisons(e: &Expr, add: &mut dyn FnMut(&Expr, Operation)) {
@@ -140,6 +191,23 @@ fn comparisons(e: &Expr, add: &mut dyn FnMut(&Expr, Operation)) {
                 add(expr, Operation::QueryMatch)
             }
             Expr::IsNull(x) | Expr::IsNotNull(x) => add(x, Operation::QueryMatch),
+            // `CASE x WHEN v THEN ...` compares x with each v.
+            Expr::Case(c) => {
+                if let Some(base) = &c.expr {
+                    add(base, Operation::QueryMatch);
+                    for (when, _) in &c.when_then_expr {
+                        add(when, Operation::QueryMatch);
+                    }
+                }
+            }
+            // Functions that test their arguments (`= ANY(array)` plans as
+            // array_has): a match and a range use, to fail closed.
+            Expr::ScalarFunction(f) if TESTING_FUNCTIONS.contains(&f.name()) => {
+                for a in &f.args {
+                    add(a, Operation::QueryMatch);
+                    add(a, Operation::QueryRange);
+                }
+            }
             Expr::AggregateFunction(AggregateFunction { func, params }) => {
                 if matches!(func.name(), "min" | "max") {
                     for a in &params.args {
@@ -173,8 +241,8 @@ fn lineage(plan: &LogicalPlan) -> Lineage {
         exprs
             .iter()
             .map(|e| {
-                e.column_refs()
-                    .into_iter()
+                value_refs(e)
+                    .iter()
                     .filter_map(|c| input.schema().index_of_column(c).ok())
                     .flat_map(|i| lin[i].clone())
                     .collect()
@@ -227,6 +295,33 @@ fn lineage(plan: &LogicalPlan) -> Lineage {
             .unwrap_or_default(),
         _ => by_name(plan),
     }
+}
+
+/// The columns an expression's value is computed from: for aggregate and
+/// window functions, their arguments, not their ORDER BY / PARTITION BY
+/// (those are uses, checked where they appear, not sources of the value).
+fn value_refs(e: &Expr) -> Vec<Column> {
+    let mut out = Vec::new();
+    let _ = e.apply(|x| {
+        match x {
+            Expr::Column(c) => out.push(c.clone()),
+            Expr::AggregateFunction(AggregateFunction { params, .. }) => {
+                for a in &params.args {
+                    out.extend(value_refs(a));
+                }
+                return Ok(TreeNodeRecursion::Jump);
+            }
+            Expr::WindowFunction(w) => {
+                for a in &w.params.args {
+                    out.extend(value_refs(a));
+                }
+                return Ok(TreeNodeRecursion::Jump);
+            }
+            _ => {}
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    out
 }
 
 /// Lineage by column name through the node's inputs: joins, DISTINCT ON,

@@ -61,6 +61,18 @@ impl SecureTable {
         }
     }
 
+    /// Columns some record class shows only conditionally (or never).
+    pub fn masked_columns(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .branches
+            .iter()
+            .flat_map(|b| b.masks.iter().map(|(c, _)| c.clone()))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     async fn branch_plan(
         &self,
         state: &dyn Session,

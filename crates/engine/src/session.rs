@@ -71,6 +71,18 @@ impl Session {
         })
     }
 
+    /// The stored table a 42P01 error is about, when the table exists but
+    /// the principal may not see it (for the audit log; the client gets the
+    /// same answer as for a missing table).
+    pub fn hidden_table(&self, e: &EngineError) -> Option<String> {
+        if e.code != crate::sqlstate::UNDEFINED_TABLE {
+            return None;
+        }
+        let name = e.message.split('"').nth(1)?;
+        (self.engine.registry.get(name).is_some() && !self.table_names().iter().any(|t| t == name))
+            .then(|| name.to_owned())
+    }
+
     /// Queries per hour the principal may run under the policy in force.
     pub fn query_rate(&self) -> Option<u64> {
         self.policy.query_rate(&self.principal)
@@ -144,6 +156,8 @@ impl Session {
                 )
             })?;
         if !self.principal.privileged() {
+            // On the plan as written: the optimizer rewrites uses into
+            // others (`x LIKE 'abc'` becomes `x = 'abc'`).
             crate::query_acl::check(&plan, &self.policy, &self.engine.tables, &self.principal)?;
         }
         Ok(plan)
