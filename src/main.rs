@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod admin;
 mod config;
 mod demo;
 mod explain;
@@ -41,6 +42,16 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check an audit log's hash chain; names the first broken record
+    /// (edited, removed, reordered or malformed). Exit 0 when intact.
+    Verify {
+        /// The audit log (JSON lines).
+        file: PathBuf,
+    },
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum LogFormat {
     Text,
@@ -65,6 +76,10 @@ enum Command {
         /// Listen here instead of the configured address (port 0 = any free port).
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Serve /metrics and /healthz here instead of the configured admin
+        /// address (the demo's default is 127.0.0.1:9187).
+        #[arg(long)]
+        admin_listen: Option<SocketAddr>,
         /// Demo only: where the demo files live.
         #[arg(long, default_value = ".sqlgate-demo", requires = "demo")]
         data_dir: PathBuf,
@@ -91,6 +106,9 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Audit log tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Explain an account's access: to a table (the gate), a field, or one
     /// record (by sys_id) — every candidate ACL, level by level, what
     /// matched, what passed and why.
@@ -151,6 +169,7 @@ async fn run(command: Command) -> Result<ExitCode, BoxError> {
             demo,
             config,
             listen,
+            admin_listen,
             data_dir,
             scale,
         } => {
@@ -163,6 +182,9 @@ async fn run(command: Command) -> Result<ExitCode, BoxError> {
             };
             if let Some(addr) = listen {
                 config.server.listen = addr;
+            }
+            if let Some(addr) = admin_listen {
+                config.admin = Some(config::Admin { listen: addr });
             }
             serve::run(config, banner).await?;
             Ok(ExitCode::SUCCESS)
@@ -183,6 +205,22 @@ async fn run(command: Command) -> Result<ExitCode, BoxError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckPolicy { config } => check_policy(&config).await,
+        Command::Audit(AuditCommand::Verify { file }) => match sqlgate_audit::verify(&file) {
+            Ok(report) => {
+                println!(
+                    "ok: {} records (seq {}..{}), last hash {}",
+                    report.records,
+                    report.first_seq.map_or("-".into(), |s| s.to_string()),
+                    report.last_seq.map_or("-".into(), |s| s.to_string()),
+                    report.last_hash.as_deref().unwrap_or("-")
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
         Command::ExplainAccess {
             config,
             account,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use sqlgate_acl::{Policy, Tables};
+use sqlgate_audit::{AuditLog, Event, Outcome};
 use sqlgate_engine::{Engine, EngineOptions};
 use sqlgate_records::Registry;
 use sqlgate_wire::{Shared, Tls, WireConfig};
@@ -61,12 +62,31 @@ pub async fn run(config: Config, banner: Option<String>) -> Result<(), BoxError>
             lockout_duration: config.limits.lockout_duration,
         },
     };
-    let shared = Shared::new(Arc::clone(&engine), Some(tls), wire);
+    let audit = match &config.audit {
+        Some(a) => Some(
+            AuditLog::open(&a.file)
+                .await
+                .map_err(|e| format!("audit log: {e}"))?,
+        ),
+        None => None,
+    };
+    let shared = Shared::new(Arc::clone(&engine), Some(tls), wire, audit.clone());
 
     let listener = TcpListener::bind(config.server.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.server.listen))?;
     let addr = listener.local_addr()?;
+    if let Some(admin) = &config.admin {
+        let admin = crate::admin::bind(admin.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {} (admin): {e}", admin.listen))?;
+        // Scripts and tests read this line to find the admin port.
+        println!("sqlgate admin on {}", admin.local_addr()?);
+        tokio::spawn(crate::admin::serve(admin, Arc::clone(&shared.metrics)));
+    }
+    shared.audit(Event::ServerStart {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    });
     info!(%addr, tables = engine.tables().iter().count(), "sqlgate ready");
     // Scripts and tests wait for this exact line.
     println!("sqlgate listening on {addr}");
@@ -77,9 +97,21 @@ pub async fn run(config: Config, banner: Option<String>) -> Result<(), BoxError>
     tokio::spawn(watch_policy(
         Arc::clone(&engine),
         config.policy.file.clone(),
+        Arc::clone(&shared),
     ));
-    sqlgate_wire::serve(listener, shared, shutdown_signal()).await;
+    sqlgate_wire::serve(listener, Arc::clone(&shared), shutdown_signal()).await;
     info!("shutting down");
+    shared.audit(Event::ServerStop {
+        reason: "shutdown signal".to_owned(),
+    });
+    if let Some(audit) = audit {
+        // Every record written before exit: an audit trail that loses its
+        // tail on a clean shutdown would look like tampering.
+        audit
+            .shutdown()
+            .await
+            .map_err(|e| format!("audit log: {e}"))?;
+    }
     Ok(())
 }
 
@@ -102,7 +134,7 @@ async fn shutdown_signal() {
 /// Reloads the policy when its file changes (checked every second) or on
 /// SIGHUP. A file that does not validate is logged and ignored: the policy
 /// in force stays.
-async fn watch_policy(engine: Arc<Engine>, path: PathBuf) {
+async fn watch_policy(engine: Arc<Engine>, path: PathBuf, shared: Arc<Shared>) {
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let mut last: Option<SystemTime> = modified(&path);
     #[cfg(unix)]
@@ -128,9 +160,17 @@ async fn watch_policy(engine: Arc<Engine>, path: PathBuf) {
             Ok(policy) => {
                 engine.replace_policy(policy);
                 info!(file = %path.display(), "policy reloaded");
+                shared.audit(Event::PolicyReload {
+                    outcome: Outcome::Success,
+                    detail: path.display().to_string(),
+                });
             }
             Err(e) => {
                 error!(file = %path.display(), error = %e, "policy reload refused; the previous policy stays in force");
+                shared.audit(Event::PolicyReload {
+                    outcome: Outcome::Failure,
+                    detail: e.to_string(),
+                });
             }
         }
         if now.is_none() {

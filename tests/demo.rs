@@ -19,6 +19,8 @@ fn serve_demo_answers_psql_as_printed() {
         "500",
         "--listen",
         "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
         "--data-dir",
     ])
     .arg(&demo);
@@ -90,6 +92,8 @@ fn serve_demo_answers_psql_as_printed() {
         "--scale",
         "500",
         "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
         "127.0.0.1:0",
         "--data-dir",
     ])

@@ -16,6 +16,7 @@ use pgwire::api::results::{FieldInfo, QueryResponse};
 use sqlgate_engine::{Command, EngineError, Session, sqlstate};
 use tokio::time::Instant;
 
+use crate::observe::StatementRecord;
 use crate::rows::{RowStream, Stopper};
 
 /// What a command produced.
@@ -102,22 +103,31 @@ pub(crate) async fn run(
     params: Option<ParamValues>,
     format: &Format,
     stopper: Stopper,
+    record: &mut Option<StatementRecord>,
 ) -> Result<Outcome, EngineError> {
     match command {
         Command::Explain { analyze, .. } => {
             let plan = with_params(plan_or_now(session, command, plan).await?, params)?;
             let mut stopper = stopper;
             let batch = stopper.run(session.explain(plan, *analyze)).await?;
-            Ok(Outcome::Rows(batch_response(batch, format, stopper)?))
+            Ok(Outcome::Rows(batch_response(
+                batch,
+                format,
+                stopper,
+                record.take(),
+            )?))
         }
         Command::Query(_) => {
             let plan = with_params(plan_or_now(session, command, plan).await?, params)?;
             let fields = fields_for(plan.schema().as_arrow(), format)?;
+            if let Some(r) = record.as_mut() {
+                r.read(sqlgate_engine::facts::facts(&plan));
+            }
             let mut stopper = stopper;
             let batches = stopper.run(session.execute(plan)).await?;
             Ok(Outcome::Rows(QueryResponse::new(
                 fields.clone(),
-                RowStream::new(batches, fields, stopper),
+                RowStream::new(batches, fields, stopper, record.take()),
             )))
         }
         Command::Show(name) => {
@@ -139,7 +149,12 @@ pub(crate) async fn run(
             };
             let batch = RecordBatch::try_new(Arc::clone(&schema), columns)
                 .map_err(|e| EngineError::new(sqlstate::INTERNAL_ERROR, e.to_string()))?;
-            Ok(Outcome::Rows(batch_response(batch, format, stopper)?))
+            Ok(Outcome::Rows(batch_response(
+                batch,
+                format,
+                stopper,
+                record.take(),
+            )?))
         }
         Command::Set { name, value } => {
             session.vars().set(name, value)?;
@@ -180,6 +195,7 @@ fn batch_response(
     batch: RecordBatch,
     format: &Format,
     stopper: Stopper,
+    record: Option<StatementRecord>,
 ) -> Result<QueryResponse, EngineError> {
     let schema = batch.schema();
     let fields = fields_for(&schema, format)?;
@@ -189,7 +205,7 @@ fn batch_response(
     ));
     Ok(QueryResponse::new(
         fields.clone(),
-        RowStream::new(batches, fields, stopper),
+        RowStream::new(batches, fields, stopper, record),
     ))
 }
 

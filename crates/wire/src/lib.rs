@@ -14,6 +14,8 @@ mod conn;
 mod errors;
 mod exec;
 pub mod limits;
+pub mod metrics;
+mod observe;
 mod params;
 mod query;
 pub mod rows;
@@ -71,6 +73,8 @@ pub struct Shared {
     pub(crate) decoy_secret: [u8; 32],
     pub(crate) next_pid: AtomicI32,
     pub(crate) limits: limits::Limits,
+    pub metrics: std::sync::Arc<metrics::Metrics>,
+    audit: Option<sqlgate_audit::AuditLog>,
     /// Flips to true when the server stops: idle sessions end, running
     /// queries finish.
     pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
@@ -78,7 +82,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(engine: Arc<Engine>, tls: Option<Tls>, config: WireConfig) -> Arc<Shared> {
+    pub fn new(
+        engine: Arc<Engine>,
+        tls: Option<Tls>,
+        config: WireConfig,
+        audit: Option<sqlgate_audit::AuditLog>,
+    ) -> Arc<Shared> {
         use ring::rand::SecureRandom;
         let mut decoy_secret = [0u8; 32];
         ring::rand::SystemRandom::new()
@@ -89,6 +98,8 @@ impl Shared {
             engine,
             tls,
             limits: limits::Limits::new(config.limits.clone()),
+            metrics: Arc::default(),
+            audit,
             config,
             cancels: Arc::default(),
             decoy_secret,
@@ -96,6 +107,13 @@ impl Shared {
             stopping,
             stop,
         })
+    }
+
+    /// Writes an audit record, when the audit log is on.
+    pub fn audit(&self, event: sqlgate_audit::Event) {
+        if let Some(log) = &self.audit {
+            log.record(event);
+        }
     }
 
     /// Tells every connection the server is stopping.

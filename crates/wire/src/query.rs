@@ -36,11 +36,14 @@ use tokio::sync::MutexGuard;
 use crate::conn::Conn;
 use crate::errors::{self, error};
 use crate::exec::{self, Outcome};
+use crate::observe::StatementRecord;
 use crate::rows::Stopper;
 
 /// A statement prepared by Parse: gated, and planned when it is a query.
 #[derive(Debug, Clone)]
 pub(crate) struct Prepared {
+    /// The statement text, for the audit digest.
+    sql: String,
     command: Command,
     plan: Option<LogicalPlan>,
     /// The session generation the plan was made under; a policy change
@@ -78,7 +81,7 @@ async fn session(conn: &Conn) -> PgWireResult<MutexGuard<'_, Option<Session>>> {
 }
 
 /// Counts a query against the account's hourly limit (53400 beyond it).
-fn charge(conn: &Conn, session: &Session, command: &Command) -> PgWireResult<()> {
+fn charge(conn: &Conn, session: &Session, command: &Command) -> Result<(), EngineError> {
     if !matches!(command, Command::Query(_) | Command::Explain { .. }) {
         return Ok(());
     }
@@ -87,23 +90,30 @@ fn charge(conn: &Conn, session: &Session, command: &Command) -> PgWireResult<()>
         .limits
         .query(user, session.query_rate())
         .map_err(|over| {
+            let retry = crate::startup::rfc3339(over.retry_at);
             tracing::warn!(user = %user, limit = over.queries_per_hour, "query rate limit reached");
-            error(
+            conn.shared.metrics.deny("rate_limit");
+            conn.shared.audit(sqlgate_audit::Event::RateLimited {
+                account: user.clone(),
+                peer: conn.peer.to_string(),
+                limit: over.queries_per_hour,
+                reset_at: retry.clone(),
+            });
+            EngineError::new(
                 "53400",
                 format!(
-                    "rate limit exceeded: {} queries per hour for \"{user}\"; try again after {}",
-                    over.queries_per_hour,
-                    crate::startup::rfc3339(over.retry_at)
+                    "rate limit exceeded: {} queries per hour for \"{user}\"; try again after {retry}",
+                    over.queries_per_hour
                 ),
             )
         })
 }
 
 /// Refuses statement text over the configured length (54000).
-fn check_length(conn: &Conn, sql: &str) -> PgWireResult<()> {
+fn check_length(conn: &Conn, sql: &str) -> Result<(), EngineError> {
     let max = conn.shared.config.max_statement_length;
     if sql.len() > max {
-        return Err(error(
+        return Err(EngineError::new(
             "54000",
             format!(
                 "statement is too long: {} bytes, the limit is {max}",
@@ -115,18 +125,87 @@ fn check_length(conn: &Conn, sql: &str) -> PgWireResult<()> {
 }
 
 /// In a failed transaction only its end is accepted (25P02).
-fn check_transaction(status: TransactionStatus, command: &Command) -> PgWireResult<()> {
+fn check_transaction(status: TransactionStatus, command: &Command) -> Result<(), EngineError> {
     let ends = matches!(
         command,
         Command::Commit | Command::Rollback | Command::Savepoint("ROLLBACK")
     );
     if matches!(status, TransactionStatus::Error) && !ends {
-        return Err(error(
+        return Err(EngineError::new(
             "25P02",
             "current transaction is aborted, commands ignored until end of transaction block",
         ));
     }
     Ok(())
+}
+
+fn record(conn: &Conn, session: &Session, sql: &str) -> StatementRecord {
+    StatementRecord::begin(
+        &conn.shared,
+        &session.principal().user_name,
+        &conn.peer.to_string(),
+        sql,
+    )
+}
+
+/// Counts and audits a refusal; a forbidden table is audited by name (the
+/// client gets the same answer as for a missing one).
+fn note(conn: &Conn, session: &Session, e: &EngineError) {
+    let shared = &conn.shared;
+    match e.code {
+        "42P01" => {
+            if let Some(table) = session.hidden_table(e) {
+                shared.metrics.deny("table");
+                shared.audit(sqlgate_audit::Event::TableDenied {
+                    account: session.principal().user_name.clone(),
+                    peer: conn.peer.to_string(),
+                    table,
+                });
+            }
+        }
+        "42501" if e.message.contains(" on field ") => shared.metrics.deny("query_acl"),
+        "42501" | "25006" => shared.metrics.deny("statement"),
+        _ => {}
+    }
+}
+
+/// A statement refused before it ran: counted, audited, reported.
+fn refuse(conn: &Conn, session: &Session, sql: &str, e: EngineError) -> PgWireError {
+    note(conn, session, &e);
+    record(conn, session, sql).finish(Some(e.code));
+    errors::engine(e)
+}
+
+impl QueryHandler {
+    /// Runs one command under its statement record.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_recorded(
+        &self,
+        session: &mut Session,
+        sql: &str,
+        command: &Command,
+        plan: Option<LogicalPlan>,
+        params: Option<datafusion::common::ParamValues>,
+        format: &Format,
+    ) -> PgWireResult<Outcome> {
+        let mut record = Some(record(&self.conn, session, sql));
+        let stopper = Stopper::new(self.conn.cancel.start(), exec::deadline(session));
+        match exec::run(session, command, plan, params, format, stopper, &mut record).await {
+            Ok(outcome) => {
+                if let Some(mut r) = record.take() {
+                    r.finish(None);
+                }
+                Ok(outcome)
+            }
+            Err(e) => {
+                note(&self.conn, session, &e);
+                if let Some(mut r) = record.take() {
+                    r.finish(Some(e.code));
+                }
+                Err(errors::engine(e))
+            }
+        }
+    }
 }
 
 impl QueryHandler {
@@ -165,8 +244,10 @@ impl QueryHandler {
         let mut guard = session(&self.conn).await?;
         let session = guard.as_mut().expect("checked");
         session.refresh().map_err(errors::engine)?;
-        check_length(&self.conn, sql)?;
-        let commands = gate::check(sql).map_err(errors::engine)?;
+        let commands = match check_length(&self.conn, sql).and_then(|()| gate::check(sql)) {
+            Ok(c) => c,
+            Err(e) => return Err(refuse(&self.conn, session, sql, e)),
+        };
         if commands.is_empty() {
             client
                 .feed(PgWireBackendMessage::EmptyQueryResponse(
@@ -176,12 +257,14 @@ impl QueryHandler {
             return Ok(());
         }
         for command in commands {
-            check_transaction(client.transaction_status(), &command)?;
-            charge(&self.conn, session, &command)?;
-            let stopper = Stopper::new(self.conn.cancel.start(), exec::deadline(session));
-            let outcome = exec::run(session, &command, None, None, &Format::UnifiedText, stopper)
-                .await
-                .map_err(errors::engine)?;
+            if let Err(e) = check_transaction(client.transaction_status(), &command)
+                .and_then(|()| charge(&self.conn, session, &command))
+            {
+                return Err(refuse(&self.conn, session, sql, e));
+            }
+            let outcome = self
+                .run_recorded(session, sql, &command, None, None, &Format::UnifiedText)
+                .await?;
             match outcome {
                 Outcome::Rows(rows) => send_query_response(client, rows, true).await?,
                 Outcome::Tag(tag) => send_execution_response(client, Tag::new(tag)).await?,
@@ -401,13 +484,17 @@ impl ExtendedQueryHandler for QueryHandler {
         let session = guard.as_mut().expect("checked");
         session.refresh().map_err(errors::engine)?;
         let prepared = &portal.statement.statement;
-        check_transaction(client.transaction_status(), &prepared.command)?;
-        charge(&self.conn, session, &prepared.command)?;
+        if let Err(e) = check_transaction(client.transaction_status(), &prepared.command)
+            .and_then(|()| charge(&self.conn, session, &prepared.command))
+        {
+            return Err(refuse(&self.conn, session, &prepared.sql, e));
+        }
         let plan = match &prepared.plan {
             Some(p) if prepared.generation == session.generation() => Some(p.clone()),
-            _ => exec::plan(session, &prepared.command)
-                .await
-                .map_err(errors::engine)?,
+            _ => match exec::plan(session, &prepared.command).await {
+                Ok(p) => p,
+                Err(e) => return Err(refuse(&self.conn, session, &prepared.sql, e)),
+            },
         };
         let params = match &plan {
             Some(plan) if portal.parameter_len() > 0 => {
@@ -417,17 +504,16 @@ impl ExtendedQueryHandler for QueryHandler {
             }
             _ => None,
         };
-        let stopper = Stopper::new(self.conn.cancel.start(), exec::deadline(session));
-        let outcome = exec::run(
-            session,
-            &prepared.command,
-            plan,
-            params,
-            &portal.result_column_format,
-            stopper,
-        )
-        .await
-        .map_err(errors::engine)?;
+        let outcome = self
+            .run_recorded(
+                session,
+                &prepared.sql,
+                &prepared.command,
+                plan,
+                params,
+                &portal.result_column_format,
+            )
+            .await?;
         Ok(match outcome {
             Outcome::Rows(rows) => Response::Query(rows),
             Outcome::Tag(tag) => Response::Execution(Tag::new(tag)),
@@ -482,8 +568,10 @@ impl QueryParser for Parser {
         let mut guard = session(&self.conn).await?;
         let session = guard.as_mut().expect("checked");
         session.refresh().map_err(errors::engine)?;
-        check_length(&self.conn, sql)?;
-        let mut commands = gate::check(sql).map_err(errors::engine)?;
+        let mut commands = match check_length(&self.conn, sql).and_then(|()| gate::check(sql)) {
+            Ok(c) => c,
+            Err(e) => return Err(refuse(&self.conn, session, sql, e)),
+        };
         let command = match commands.len() {
             0 => return Ok(None),
             1 => commands.remove(0),
@@ -498,6 +586,7 @@ impl QueryParser for Parser {
             .await
             .map_err(errors::engine)?;
         Ok(Some(Prepared {
+            sql: sql.to_owned(),
             command,
             plan,
             generation: session.generation(),

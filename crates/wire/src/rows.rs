@@ -23,6 +23,7 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::errors;
+use crate::observe::StatementRecord;
 
 type RowIter = Box<dyn Iterator<Item = PgWireResult<DataRow>> + Send + Sync>;
 
@@ -75,13 +76,15 @@ pub struct RowStream {
     rows: Option<RowIter>,
     stopper: Stopper,
     done: bool,
+    record: Option<StatementRecord>,
 }
 
 impl RowStream {
-    pub fn new(
+    pub(crate) fn new(
         batches: SendableRecordBatchStream,
         fields: Arc<Vec<FieldInfo>>,
         stopper: Stopper,
+        record: Option<StatementRecord>,
     ) -> RowStream {
         RowStream {
             batches,
@@ -89,11 +92,23 @@ impl RowStream {
             rows: None,
             stopper,
             done: false,
+            record,
         }
     }
 
     fn encode(&self, batch: RecordBatch) -> RowIter {
         arrow_pg::datatypes::encode_recordbatch(Arc::clone(&self.fields), batch)
+    }
+}
+
+impl RowStream {
+    /// Ends the stream with an error, recording it.
+    fn fail(&mut self, e: EngineError) -> pgwire::error::PgWireError {
+        self.done = true;
+        if let Some(mut r) = self.record.take() {
+            r.finish(Some(e.code));
+        }
+        errors::engine(e)
     }
 }
 
@@ -107,12 +122,23 @@ impl Stream for RowStream {
                 return Poll::Ready(None);
             }
             if let Some(e) = this.stopper.poll_stop(cx) {
-                this.done = true;
-                return Poll::Ready(Some(Err(errors::engine(e))));
+                return Poll::Ready(Some(Err(this.fail(e))));
             }
             if let Some(rows) = &mut this.rows {
                 match rows.next() {
-                    Some(row) => return Poll::Ready(Some(row)),
+                    Some(Ok(row)) => {
+                        if let Some(r) = &mut this.record {
+                            r.row(row.data.len());
+                        }
+                        return Poll::Ready(Some(Ok(row)));
+                    }
+                    Some(Err(e)) => {
+                        this.done = true;
+                        if let Some(mut r) = this.record.take() {
+                            r.finish(Some("22000"));
+                        }
+                        return Poll::Ready(Some(Err(e)));
+                    }
                     None => this.rows = None,
                 }
             }
@@ -120,11 +146,13 @@ impl Stream for RowStream {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => {
                     this.done = true;
+                    if let Some(mut r) = this.record.take() {
+                        r.finish(None);
+                    }
                     return Poll::Ready(None);
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    this.done = true;
-                    return Poll::Ready(Some(Err(errors::engine(classify(e)))));
+                    return Poll::Ready(Some(Err(this.fail(classify(e)))));
                 }
                 Poll::Ready(Some(Ok(batch))) => this.rows = Some(this.encode(batch)),
             }

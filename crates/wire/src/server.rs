@@ -68,6 +68,15 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Fu
     }
 }
 
+/// Keeps the open-connections gauge true however the connection ends.
+struct OpenConnection(Arc<Shared>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.metrics.connections_open.dec();
+    }
+}
+
 /// Ends a session between statements with a FATAL notice.
 async fn goodbye<S>(socket: &mut S, code: &str, message: &str) -> std::io::Result<()>
 where
@@ -97,6 +106,9 @@ async fn connection(
         return Ok(());
     };
 
+    shared.metrics.connections.inc();
+    shared.metrics.connections_open.inc();
+    let _open = OpenConnection(Arc::clone(&shared));
     let conn = Conn::new(Arc::clone(&shared), peer);
     let handlers = Handlers::new(conn);
     let startup = handlers.startup_handler();

@@ -26,6 +26,7 @@ use crate::conn::{Auth, Conn};
 use crate::errors::fatal;
 use crate::params::ServerParameters;
 use crate::scram::{self, Offer, ScramError, Verifier};
+use sqlgate_audit::{Event, LoginMethod, Outcome};
 
 pub(crate) struct Startup {
     conn: Arc<Conn>,
@@ -45,12 +46,39 @@ impl Startup {
         }
     }
 
-    fn failed(&self, user: &str, reason: &str) -> PgWireError {
+    /// A failed credential: 28P01, the same for every cause.
+    fn failed(&self, user: &str, reason: &str, kind: &'static str) -> PgWireError {
         warn!(peer = %self.conn.peer, user, reason, "login failed");
+        self.record_failure(user, reason, kind);
         fatal(
             "28P01",
             format!("password authentication failed for user \"{user}\""),
         )
+    }
+
+    /// Counts and audits a refused login.
+    fn record_failure(&self, user: &str, reason: &str, kind: &'static str) {
+        let shared = &self.conn.shared;
+        shared.metrics.login("failure");
+        shared.metrics.deny(kind);
+        shared.audit(Event::Login {
+            account: user.to_owned(),
+            peer: self.conn.peer.to_string(),
+            method: LoginMethod::Scram,
+            outcome: Outcome::Failure,
+            reason: Some(reason.to_owned()),
+        });
+    }
+
+    /// A connection blocked before or after authentication.
+    fn blocked(&self, account: Option<&str>, reason: String, kind: &'static str) {
+        warn!(peer = %self.conn.peer, account, reason = %reason, "connection blocked");
+        self.conn.shared.metrics.deny(kind);
+        self.conn.shared.audit(Event::AccessBlocked {
+            account: account.map(str::to_owned),
+            peer: self.conn.peer.to_string(),
+            reason,
+        });
     }
 }
 
@@ -74,7 +102,11 @@ impl StartupHandler for Startup {
                 // Before any credential work: the address alone.
                 let ip = self.conn.peer.ip();
                 if let Err(retry) = self.conn.shared.limits.attempt(ip) {
-                    warn!(peer = %self.conn.peer, "connection attempts over the limit");
+                    self.blocked(
+                        None,
+                        "connection attempts over the limit".into(),
+                        "attempts",
+                    );
                     return Err(fatal(
                         "53400",
                         format!(
@@ -84,14 +116,19 @@ impl StartupHandler for Startup {
                     ));
                 }
                 if let Err(why) = self.conn.shared.engine.policy().address_admitted(ip) {
-                    warn!(peer = %self.conn.peer, reason = %why, "connection blocked by access policy");
+                    self.blocked(None, why, "access_policy");
                     return Err(fatal(
                         "28000",
                         format!("connections from {ip} are not allowed by the access policies"),
                     ));
                 }
                 if !client.is_secure() && !self.conn.shared.config.allow_plaintext {
-                    warn!(peer = %self.conn.peer, "plaintext connection refused");
+                    let user = client
+                        .metadata()
+                        .get(METADATA_USER)
+                        .cloned()
+                        .unwrap_or_default();
+                    self.record_failure(&user, "plaintext connection refused", "plaintext");
                     return Err(fatal(
                         "28000",
                         "connections without TLS are not allowed (use sslmode=require or stronger)",
@@ -150,6 +187,11 @@ impl StartupHandler for Startup {
                     Err(e) => {
                         if e == ScramError::BadProof && self.conn.shared.limits.failed(&user) {
                             warn!(peer = %self.conn.peer, user, "too many failed logins: name locked");
+                            self.blocked(
+                                Some(&user),
+                                "locked after repeated failed logins".into(),
+                                "lockout",
+                            );
                         }
                         return Err(self.scram_error(&user, e));
                     }
@@ -157,7 +199,11 @@ impl StartupHandler for Startup {
                 // A locked name answers like a wrong password, even with
                 // the right one: nothing tells a locked account apart.
                 if self.conn.shared.limits.locked(&user) {
-                    return Err(self.failed(&user, "locked out after repeated failures"));
+                    return Err(self.failed(
+                        &user,
+                        "locked out after repeated failures",
+                        "lockout",
+                    ));
                 }
                 self.conn.shared.limits.succeeded(&user);
                 // The proof is right; a decoy verifier can never get here.
@@ -174,6 +220,14 @@ impl StartupHandler for Startup {
                 };
                 finish_authentication(client, &params).await?;
                 info!(peer = %self.conn.peer, user, "login");
+                self.conn.shared.metrics.login("success");
+                self.conn.shared.audit(Event::Login {
+                    account: user.clone(),
+                    peer: self.conn.peer.to_string(),
+                    method: LoginMethod::Scram,
+                    outcome: Outcome::Success,
+                    reason: None,
+                });
             }
             (other, _) => {
                 warn!(peer = %self.conn.peer, message = ?std::mem::discriminant(&other), "unexpected message during startup");
@@ -192,9 +246,16 @@ pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
 impl Startup {
     fn scram_error(&self, user: &str, e: ScramError) -> PgWireError {
         match e {
-            ScramError::BadProof => self.failed(user, "wrong password or unknown account"),
+            ScramError::BadProof => {
+                self.failed(user, "wrong password or unknown account", "credentials")
+            }
             ScramError::ChannelBinding(m) => {
                 warn!(peer = %self.conn.peer, user, reason = %m, "SCRAM channel binding refused");
+                self.record_failure(
+                    user,
+                    &format!("channel binding refused: {m}"),
+                    "credentials",
+                );
                 fatal(
                     "08P01",
                     format!("SCRAM channel binding negotiation error: {m}"),
@@ -202,6 +263,11 @@ impl Startup {
             }
             ScramError::Protocol(m) => {
                 warn!(peer = %self.conn.peer, user, reason = %m, "malformed SCRAM exchange");
+                self.record_failure(
+                    user,
+                    &format!("malformed SCRAM exchange: {m}"),
+                    "credentials",
+                );
                 fatal("08P01", format!("malformed SCRAM message: {m}"))
             }
         }
@@ -213,17 +279,18 @@ impl Startup {
         let policy = engine.policy();
         let (Some(account), Some(principal)) = (policy.account(user), policy.principal(user))
         else {
-            return Err(self.failed(user, "account vanished during login"));
+            return Err(self.failed(user, "account vanished during login", "credentials"));
         };
         if let Err(refusal) = policy.connect_check(account, &principal) {
             warn!(peer = %self.conn.peer, user, reason = %refusal, "login refused");
+            self.record_failure(user, &refusal.to_string(), "login");
             return Err(fatal(
                 "28000",
                 format!("account \"{user}\" may not connect: {refusal}"),
             ));
         }
         if let Err(why) = policy.access_admitted(self.conn.peer.ip(), &principal) {
-            warn!(peer = %self.conn.peer, user, reason = %why, "login blocked by access policy");
+            self.blocked(Some(user), why, "access_policy");
             return Err(fatal(
                 "28000",
                 format!(
