@@ -19,6 +19,7 @@ mod observe;
 mod params;
 mod query;
 pub mod rows;
+pub mod sasl;
 pub mod scram;
 pub mod server;
 mod startup;

@@ -27,7 +27,9 @@ use pgwire::api::store::{Entry, MemPortalStore, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
-use pgwire::messages::extendedquery::{Execute, Parse, ParseComplete, PortalSuspended};
+use pgwire::messages::extendedquery::{
+    Bind, BindComplete, Execute, Parse, ParseComplete, PortalSuspended,
+};
 use pgwire::messages::response::{EmptyQueryResponse, TransactionStatus};
 use pgwire::messages::simplequery::Query;
 use sqlgate_engine::{Command, EngineError, Session, gate};
@@ -435,6 +437,57 @@ impl ExtendedQueryHandler for QueryHandler {
         Ok(())
     }
 
+    /// pgwire binds whatever count of values arrives; PostgreSQL refuses a
+    /// Bind whose parameter count differs from the statement's (08P01), and
+    /// so must we, or a missing value would silently become NULL.
+    async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let statement_name = message.statement_name.as_deref().unwrap_or(DEFAULT_NAME);
+        let portal_name = message.portal_name.as_deref().unwrap_or(DEFAULT_NAME);
+        let expected = match client.portal_store().get_statement(statement_name) {
+            Some(Entry::Value(statement)) => {
+                let count = match &statement.statement.plan {
+                    Some(plan) => parameter_types(plan).map_err(errors::engine)?.len(),
+                    None => 0,
+                };
+                Some((statement, count))
+            }
+            Some(Entry::Empty) => None,
+            None => {
+                return Err(error(
+                    "26000",
+                    format!("prepared statement \"{statement_name}\" does not exist"),
+                ));
+            }
+        };
+        let required = expected.as_ref().map_or(0, |(_, n)| *n);
+        if message.parameters.len() != required {
+            return Err(error(
+                "08P01",
+                format!(
+                    "bind message supplies {} parameters, but prepared statement \"{statement_name}\" requires {required}",
+                    message.parameters.len()
+                ),
+            ));
+        }
+        match expected {
+            Some((statement, _)) => {
+                let portal = Portal::try_new(&message, statement)?;
+                client.portal_store().put_portal(Arc::new(portal));
+            }
+            None => client.portal_store().put_empty_portal(portal_name),
+        }
+        client
+            .send(PgWireBackendMessage::BindComplete(BindComplete::new()))
+            .await?;
+        Ok(())
+    }
+
     /// Streams the portal's rows straight to the socket. pgwire's default
     /// gathers every row of an unlimited Execute into memory first, which
     /// would defeat streaming, backpressure and cancellation.
@@ -460,7 +513,9 @@ impl ExtendedQueryHandler for QueryHandler {
                     .await?;
                 return Ok(());
             }
-            None => return Err(PgWireError::PortalNotFound(name.to_owned())),
+            None => {
+                return Err(error("34000", format!("portal \"{name}\" does not exist")));
+            }
         };
         client.set_state(PgWireConnectionState::QueryInProgress);
         let outcome = self.execute_portal(client, &portal, max_rows).await;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use pgwire::api::{ClientInfo, PgWireConnectionState, PgWireServerHandlers};
-use pgwire::error::ErrorInfo;
+use pgwire::error::{ErrorInfo, PgWireError};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
 use tokio::net::{TcpListener, TcpStream};
@@ -170,6 +170,27 @@ async fn connection(
                 .await?;
             return Ok(());
         }
+        if !logging_in
+            && matches!(
+                message,
+                PgWireFrontendMessage::PasswordMessageFamily(_)
+                    | PgWireFrontendMessage::Startup(_)
+                    | PgWireFrontendMessage::SslNegotiation(_)
+                    | PgWireFrontendMessage::CancelRequest(_)
+            )
+        {
+            // Login messages on a logged-in session: PostgreSQL treats them
+            // as an unknown message type and hangs up.
+            let info = ErrorInfo::new(
+                "FATAL".into(),
+                "08P01".into(),
+                "invalid frontend message type during a session".into(),
+            );
+            let _ = socket
+                .send(PgWireBackendMessage::ErrorResponse(info.into()))
+                .await;
+            return Ok(());
+        }
         let extended_protocol = message.is_extended_query();
         if let Err(e) = process_message(
             message,
@@ -182,7 +203,40 @@ async fn connection(
         )
         .await
         {
-            process_error(&mut socket, e, extended_protocol).await?;
+            let e = as_postgresql_reports(e);
+            let info = ErrorInfo::from(e);
+            if info.is_fatal() {
+                // PostgreSQL ends a session with its FATAL ErrorResponse;
+                // pgwire would follow it with a ReadyForQuery.
+                let _ = socket
+                    .send(PgWireBackendMessage::ErrorResponse(info.into()))
+                    .await;
+                return Ok(());
+            }
+            process_error(
+                &mut socket,
+                PgWireError::UserError(Box::new(info)),
+                extended_protocol,
+            )
+            .await?;
         }
+    }
+}
+
+/// pgwire reports unknown portals and statements alike as 26000;
+/// PostgreSQL says 34000 (invalid_cursor_name) for a portal.
+fn as_postgresql_reports(e: PgWireError) -> PgWireError {
+    match e {
+        PgWireError::PortalNotFound(name) => PgWireError::UserError(Box::new(ErrorInfo::new(
+            "ERROR".into(),
+            "34000".into(),
+            format!("portal \"{name}\" does not exist"),
+        ))),
+        PgWireError::StatementNotFound(name) => PgWireError::UserError(Box::new(ErrorInfo::new(
+            "ERROR".into(),
+            "26000".into(),
+            format!("prepared statement \"{name}\" does not exist"),
+        ))),
+        other => other,
     }
 }

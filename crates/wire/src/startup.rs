@@ -25,6 +25,7 @@ use tracing::{info, warn};
 use crate::conn::{Auth, Conn};
 use crate::errors::fatal;
 use crate::params::ServerParameters;
+use crate::sasl;
 use crate::scram::{self, Offer, ScramError, Verifier};
 use sqlgate_audit::{Event, LoginMethod, Outcome};
 
@@ -150,7 +151,7 @@ impl StartupHandler for Startup {
             }
             (PgWireFrontendMessage::PasswordMessageFamily(msg), Auth::Offered { user }) => {
                 let user = user.clone();
-                let initial = msg.into_sasl_initial_response()?;
+                let initial = sasl::initial_response(msg)?;
                 let data = initial.data.unwrap_or_default();
                 let policy = self.conn.shared.engine.policy();
                 let verifier = policy
@@ -181,7 +182,7 @@ impl StartupHandler for Startup {
                 Auth::Challenged { user, state },
             ) => {
                 let user = user.clone();
-                let response = msg.into_sasl_response()?;
+                let response = sasl::response(msg)?;
                 let server_final = match scram::client_final(state, &response.data) {
                     Ok(f) => f,
                     Err(e) => {
