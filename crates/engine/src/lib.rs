@@ -17,6 +17,7 @@ pub mod facts;
 pub mod gate;
 pub mod naming;
 pub mod pg_functions;
+mod pg_setup;
 pub mod query_acl;
 pub mod secure_table;
 pub mod session;

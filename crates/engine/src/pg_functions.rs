@@ -22,7 +22,6 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 use datafusion_pg_catalog::pg_catalog::context::{PgCatalogContextProvider, Role};
-use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
 use crate::session::CATALOG;
 use crate::vars::SessionVars;
@@ -65,14 +64,13 @@ pub fn install(
     vars: Arc<Mutex<SessionVars>>,
     server_version: &str,
 ) -> Result<()> {
-    setup_pg_catalog(
+    crate::pg_setup::setup_pg_catalog(
         ctx,
         CATALOG,
         SessionRoles {
             user: user.to_owned(),
         },
-    )
-    .map_err(|e| *e)?;
+    )?;
 
     let text = |name: &str, value: &str| constant(name, ScalarValue::Utf8(Some(value.to_owned())));
     ctx.register_udf(text(
