@@ -85,6 +85,10 @@ pub struct Options {
     pub allow_plaintext: bool,
     pub max_connections: usize,
     pub statement_timeout: &'static str,
+    /// More `key = value` lines for the `[server]` table.
+    pub server_extra: String,
+    /// More tables (`[limits]`, `[audit]`, `[admin]`), appended verbatim.
+    pub extra: String,
 }
 
 impl Options {
@@ -95,6 +99,8 @@ impl Options {
             allow_plaintext: false,
             max_connections: 50,
             statement_timeout: "5m",
+            server_extra: String::new(),
+            extra: String::new(),
         }
     }
 }
@@ -106,6 +112,8 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     pub cert_pem: String,
     pub policy_path: PathBuf,
+    /// The admin listener's address, when the config has `[admin]`.
+    pub admin: Option<SocketAddr>,
     log: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
@@ -133,9 +141,14 @@ impl Server {
         std::fs::write(&policy_path, policy).unwrap();
         let config = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"server.crt\"\ntls_key = \"server.key\"\n\
-             allow_plaintext = {}\nmax_connections = {}\nstatement_timeout = \"{}\"\n\
-             [storage]\ndata_dir = {:?}\n[policy]\nfile = \"policy.toml\"\n",
-            opts.allow_plaintext, opts.max_connections, opts.statement_timeout, opts.data_dir
+             allow_plaintext = {}\nmax_connections = {}\nstatement_timeout = \"{}\"\n{}\n\
+             [storage]\ndata_dir = {:?}\n[policy]\nfile = \"policy.toml\"\n{}\n",
+            opts.allow_plaintext,
+            opts.max_connections,
+            opts.statement_timeout,
+            opts.server_extra,
+            opts.data_dir,
+            opts.extra
         );
         let config_path = dir.path().join("sqlgate.toml");
         std::fs::write(&config_path, config).unwrap();
@@ -172,6 +185,7 @@ impl Server {
         });
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let deadline = Instant::now() + Duration::from_secs(120);
+        let mut admin = None;
         let addr = loop {
             let mut line = String::new();
             if stdout.read_line(&mut line).unwrap() == 0 {
@@ -180,6 +194,9 @@ impl Server {
                     "sqlgate exited before listening:\n{}",
                     log.lock().unwrap().join("\n")
                 );
+            }
+            if let Some(a) = line.trim().strip_prefix("sqlgate admin on ") {
+                admin = Some(a.parse().unwrap());
             }
             if let Some(addr) = line.trim().strip_prefix("sqlgate listening on ") {
                 break addr.parse().unwrap();
@@ -198,12 +215,43 @@ impl Server {
             dir,
             cert_pem,
             policy_path,
+            admin,
             log,
         }
     }
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends SIGTERM and waits up to `within` for the process to exit.
+    pub fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        self.signal("TERM");
+        self.wait_exit(within)
+    }
+
+    /// Sends a signal (`"TERM"`, `"HUP"`) to the server.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{name}");
+    }
+
+    /// The exit status, once the process has exited within `within`.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// The server's log lines so far.
