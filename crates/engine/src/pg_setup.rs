@@ -47,9 +47,7 @@ where
         provider,
     )?);
     ctx.catalog(catalog_name)
-        .ok_or_else(|| {
-            DataFusionError::Configuration(format!("catalog {catalog_name} not found"))
-        })?
+        .ok_or_else(|| DataFusionError::Configuration(format!("catalog {catalog_name} not found")))?
         .register_schema("pg_catalog", schema)?;
 
     ctx.register_udf(pg::create_current_database_udf(catalog_name));

@@ -458,12 +458,7 @@ impl ExtendedQueryHandler for QueryHandler {
                 Some((statement, count))
             }
             Some(Entry::Empty) => None,
-            None => {
-                return Err(error(
-                    "26000",
-                    format!("prepared statement \"{statement_name}\" does not exist"),
-                ));
-            }
+            None => return Err(PgWireError::StatementNotFound(statement_name.to_owned())),
         };
         let required = expected.as_ref().map_or(0, |(_, n)| *n);
         if message.parameters.len() != required {
@@ -513,9 +508,7 @@ impl ExtendedQueryHandler for QueryHandler {
                     .await?;
                 return Ok(());
             }
-            None => {
-                return Err(error("34000", format!("portal \"{name}\" does not exist")));
-            }
+            None => return Err(PgWireError::PortalNotFound(name.to_owned())),
         };
         client.set_state(PgWireConnectionState::QueryInProgress);
         let outcome = self.execute_portal(client, &portal, max_rows).await;

@@ -19,6 +19,7 @@ use tracing::{debug, warn};
 
 use crate::Shared;
 use crate::conn::{Conn, Handlers};
+use crate::errors::error;
 
 /// Serves connections from `listener` until `shutdown` completes. Then it
 /// stops accepting, ends idle sessions (57P01), lets running statements
@@ -78,15 +79,20 @@ impl Drop for OpenConnection {
 }
 
 /// Ends a session between statements with a FATAL notice.
-async fn goodbye<S>(socket: &mut S, code: &str, message: &str) -> std::io::Result<()>
+/// Ends a session the way PostgreSQL does: one FATAL ErrorResponse, no
+/// ReadyForQuery, then the connection closes. A peer already gone is fine.
+async fn goodbye<S>(socket: &mut S, info: ErrorInfo) -> std::io::Result<()>
 where
     S: futures::Sink<PgWireBackendMessage, Error = std::io::Error> + Unpin,
 {
-    let info = ErrorInfo::new("FATAL".into(), code.into(), message.into());
     let _ = socket
         .send(PgWireBackendMessage::ErrorResponse(info.into()))
         .await;
     Ok(())
+}
+
+fn fatal(code: &str, message: impl Into<String>) -> ErrorInfo {
+    ErrorInfo::new("FATAL".into(), code.into(), message.into())
 }
 
 async fn connection(
@@ -136,10 +142,10 @@ async fn connection(
                 return Ok(());
             }
             _ = idle => {
-                return goodbye(&mut socket, "57P05", "terminating connection due to idle-session timeout").await;
+                return goodbye(&mut socket, fatal("57P05", "terminating connection due to idle-session timeout")).await;
             }
             _ = async { stopping.wait_for(|s| *s).await.map(|_| ()) } => {
-                return goodbye(&mut socket, "57P01", "terminating connection due to administrator command").await;
+                return goodbye(&mut socket, fatal("57P01", "terminating connection due to administrator command")).await;
             }
             m = socket.next() => m,
         };
@@ -148,27 +154,15 @@ async fn connection(
             Some(Ok(m)) => m,
             Some(Err(e)) => {
                 // Garbage or an oversized message: say so and hang up.
-                let info = ErrorInfo::new(
-                    "FATAL".into(),
-                    "08P01".into(),
-                    format!("invalid message: {e}"),
-                );
-                let _ = socket
-                    .send(PgWireBackendMessage::ErrorResponse(info.into()))
-                    .await;
-                return Ok(());
+                return goodbye(&mut socket, fatal("08P01", format!("invalid message: {e}"))).await;
             }
         };
         if permit.is_none() && matches!(message, PgWireFrontendMessage::Startup(_)) {
-            let info = ErrorInfo::new(
-                "FATAL".into(),
-                "53300".into(),
-                "sorry, too many clients already".into(),
-            );
-            socket
-                .send(PgWireBackendMessage::ErrorResponse(info.into()))
-                .await?;
-            return Ok(());
+            return goodbye(
+                &mut socket,
+                fatal("53300", "sorry, too many clients already"),
+            )
+            .await;
         }
         if !logging_in
             && matches!(
@@ -181,15 +175,11 @@ async fn connection(
         {
             // Login messages on a logged-in session: PostgreSQL treats them
             // as an unknown message type and hangs up.
-            let info = ErrorInfo::new(
-                "FATAL".into(),
-                "08P01".into(),
-                "invalid frontend message type during a session".into(),
-            );
-            let _ = socket
-                .send(PgWireBackendMessage::ErrorResponse(info.into()))
-                .await;
-            return Ok(());
+            return goodbye(
+                &mut socket,
+                fatal("08P01", "invalid frontend message type during a session"),
+            )
+            .await;
         }
         let extended_protocol = message.is_extended_query();
         if let Err(e) = process_message(
@@ -206,12 +196,8 @@ async fn connection(
             let e = as_postgresql_reports(e);
             let info = ErrorInfo::from(e);
             if info.is_fatal() {
-                // PostgreSQL ends a session with its FATAL ErrorResponse;
-                // pgwire would follow it with a ReadyForQuery.
-                let _ = socket
-                    .send(PgWireBackendMessage::ErrorResponse(info.into()))
-                    .await;
-                return Ok(());
+                // pgwire would follow a FATAL error with ReadyForQuery.
+                return goodbye(&mut socket, info).await;
             }
             process_error(
                 &mut socket,
@@ -227,16 +213,13 @@ async fn connection(
 /// PostgreSQL says 34000 (invalid_cursor_name) for a portal.
 fn as_postgresql_reports(e: PgWireError) -> PgWireError {
     match e {
-        PgWireError::PortalNotFound(name) => PgWireError::UserError(Box::new(ErrorInfo::new(
-            "ERROR".into(),
-            "34000".into(),
-            format!("portal \"{name}\" does not exist"),
-        ))),
-        PgWireError::StatementNotFound(name) => PgWireError::UserError(Box::new(ErrorInfo::new(
-            "ERROR".into(),
-            "26000".into(),
+        PgWireError::PortalNotFound(name) => {
+            error("34000", format!("portal \"{name}\" does not exist"))
+        }
+        PgWireError::StatementNotFound(name) => error(
+            "26000",
             format!("prepared statement \"{name}\" does not exist"),
-        ))),
+        ),
         other => other,
     }
 }
