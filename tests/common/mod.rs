@@ -333,6 +333,32 @@ impl Server {
     }
 }
 
+/// The records of an audit log, each line parsed.
+pub fn audit_records(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// `sqlgate audit verify FILE`: whether it passed, and what it printed.
+pub fn audit_verify(path: &Path) -> (bool, String) {
+    let out = Command::new(BIN)
+        .args(["audit", "verify"])
+        .arg(path)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 /// A rustls client config that trusts exactly this certificate.
 pub fn tls_trusting(cert_pem: &str) -> tokio_postgres_rustls::MakeRustlsConnect {
     use rustls::pki_types::CertificateDer;
