@@ -27,7 +27,7 @@ const RECURSION_LIMIT: usize = 64;
 const MAX_EXPR_DEPTH: usize = 1000;
 
 /// Table functions a query may call; anything else could read files.
-const TABLE_FUNCTIONS: [&str; 2] = ["generate_series", "range"];
+const TABLE_FUNCTIONS: [&str; 3] = ["generate_series", "range", "pg_get_keywords"];
 
 /// A statement that passed the gate.
 #[derive(Debug, Clone)]
@@ -67,8 +67,13 @@ pub fn check(sql: &str) -> Result<Vec<Command>, EngineError> {
     // introspection queries plannable (`::regclass`, `= ANY(array)`, ...).
     // They change the AST before the gate judges it, so the gate judges
     // what will run.
+    let substituted = crate::compat::substitute(sql);
+    let sql = substituted.as_deref().unwrap_or(sql);
     match compat().parse(sql) {
-        Ok(statements) => statements.into_iter().map(gate_sql).collect(),
+        Ok(statements) => statements
+            .into_iter()
+            .map(|s| gate_sql(crate::compat::rewrite(s)))
+            .collect(),
         Err(first) => {
             // DataFusion's own statements (CREATE EXTERNAL TABLE, COPY TO
             // a file) are only known to its parser: parse them to refuse

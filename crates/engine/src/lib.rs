@@ -11,13 +11,16 @@ use sqlgate_records::Registry;
 
 pub mod barrier;
 pub mod catalog;
+mod compat;
 pub mod error;
 pub mod explain;
 pub mod facts;
 pub mod gate;
 pub mod naming;
 pub mod pg_functions;
+mod pg_literals;
 mod pg_setup;
+mod pg_static;
 pub mod query_acl;
 pub mod secure_table;
 pub mod session;

@@ -84,6 +84,26 @@ pub fn install(
     ctx.register_udf(text("current_database", CATALOG));
     ctx.register_udf(text("current_catalog", CATALOG));
     ctx.register_udf(user_by_id(user));
+    ctx.register_udf(encoding_to_char());
+    ctx.register_udf(like_escape());
+    // Every type is in pg_catalog, which is always on the search path.
+    ctx.register_udf(ScalarUDF::new_from_impl(Simple {
+        name: "pg_type_is_visible",
+        signature: Signature::any(1, Volatility::Stable),
+        returns: DataType::Boolean,
+        body: Arc::new(|args: &[ColumnarValue]| {
+            Ok(map_rows(args, |_| Some(ScalarValue::Boolean(Some(true)))))
+        }),
+    }));
+    // Records have no indexes; the catalog's own are not described.
+    ctx.register_udf(ScalarUDF::new_from_impl(Simple {
+        name: "pg_get_indexdef",
+        signature: Signature::variadic_any(Volatility::Stable),
+        returns: DataType::Utf8,
+        body: Arc::new(|args: &[ColumnarValue]| {
+            Ok(map_rows(args, |_| Some(ScalarValue::Utf8(None))))
+        }),
+    }));
     ctx.register_udf(description("obj_description"));
     ctx.register_udf(description("col_description"));
     ctx.register_udf(description("shobj_description"));
@@ -121,6 +141,81 @@ fn user_by_id(user: &str) -> ScalarUDF {
             Ok(map_rows(args, |_| {
                 Some(ScalarValue::Utf8(Some(user.clone())))
             }))
+        }),
+    })
+}
+
+/// `pg_encoding_to_char(int)`: PostgreSQL's encoding names (`UTF8`, not
+/// `UTF-8`: psql and drivers compare them).
+fn encoding_to_char() -> ScalarUDF {
+    ScalarUDF::new_from_impl(Simple {
+        name: "pg_encoding_to_char",
+        signature: Signature::any(1, Volatility::Immutable),
+        returns: DataType::Utf8,
+        body: Arc::new(|args: &[ColumnarValue]| {
+            let name = |v: &ScalarValue| {
+                let id = match v {
+                    ScalarValue::Int16(Some(i)) => Some(i64::from(*i)),
+                    ScalarValue::Int32(Some(i)) => Some(i64::from(*i)),
+                    ScalarValue::Int64(Some(i)) => Some(*i),
+                    _ => None,
+                };
+                ScalarValue::Utf8(match id {
+                    Some(0) => Some("SQL_ASCII".to_owned()),
+                    Some(6) => Some("UTF8".to_owned()),
+                    _ => None,
+                })
+            };
+            match &args[0] {
+                ColumnarValue::Scalar(v) => Ok(ColumnarValue::Scalar(name(v))),
+                ColumnarValue::Array(a) if a.is_empty() => Ok(ColumnarValue::Array(
+                    datafusion::arrow::array::new_empty_array(&DataType::Utf8),
+                )),
+                ColumnarValue::Array(a) => {
+                    let values = (0..a.len())
+                        .map(|i| ScalarValue::try_from_array(a, i).map(|v| name(&v)))
+                        .collect::<Result<Vec<_>>>()?;
+                    Ok(ColumnarValue::Array(ScalarValue::iter_to_array(values)?))
+                }
+            }
+        }),
+    })
+}
+
+/// `pg_like_escape(pattern, escape)`: a LIKE pattern written with another
+/// escape character, re-escaped with the backslash (the statement rewrite
+/// calls it for `LIKE $1 ESCAPE '/'`).
+fn like_escape() -> ScalarUDF {
+    ScalarUDF::new_from_impl(Simple {
+        name: "pg_like_escape",
+        signature: Signature::any(2, Volatility::Immutable),
+        returns: DataType::Utf8,
+        body: Arc::new(|args: &[ColumnarValue]| {
+            let esc = text_arg(args, 1)?;
+            let mut chars = esc.chars();
+            let (Some(esc), None) = (chars.next(), chars.next()) else {
+                return exec_err!("invalid escape string: must be one character");
+            };
+            let convert = |v: &ScalarValue| match v {
+                ScalarValue::Utf8(Some(p))
+                | ScalarValue::Utf8View(Some(p))
+                | ScalarValue::LargeUtf8(Some(p)) => {
+                    ScalarValue::Utf8(Some(crate::compat::reescape(p, esc)))
+                }
+                _ => ScalarValue::Utf8(None),
+            };
+            match &args[0] {
+                ColumnarValue::Scalar(v) => Ok(ColumnarValue::Scalar(convert(v))),
+                ColumnarValue::Array(a) if a.is_empty() => Ok(ColumnarValue::Array(
+                    datafusion::arrow::array::new_empty_array(&DataType::Utf8),
+                )),
+                ColumnarValue::Array(a) => {
+                    let values = (0..a.len())
+                        .map(|i| ScalarValue::try_from_array(a, i).map(|v| convert(&v)))
+                        .collect::<Result<Vec<_>>>()?;
+                    Ok(ColumnarValue::Array(ScalarValue::iter_to_array(values)?))
+                }
+            }
         }),
     })
 }

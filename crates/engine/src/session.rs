@@ -160,6 +160,12 @@ impl Session {
             // others (`x LIKE 'abc'` becomes `x = 'abc'`).
             crate::query_acl::check(&plan, &self.policy, &self.engine.tables, &self.principal)?;
         }
+        // Type coercion settles the result types (`CASE WHEN … THEN int4
+        // ELSE 0 END` is int8): the row description must announce the
+        // types the rows will have.
+        let plan = state
+            .analyzer()
+            .execute_and_check(plan, state.config_options(), |_, _| {})?;
         Ok(plan)
     }
 

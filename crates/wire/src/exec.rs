@@ -34,7 +34,12 @@ pub(crate) enum Outcome {
 /// The result schema of a command, for Describe.
 pub(crate) fn result_schema(command: &Command, plan: Option<&LogicalPlan>) -> Option<Arc<Schema>> {
     match command {
-        Command::Query(_) => plan.map(|p| Arc::new(p.schema().as_arrow().clone())),
+        Command::Query(statement) => plan.map(|p| {
+            Arc::new(sqlgate_engine::naming::query_schema(
+                statement,
+                p.schema().as_arrow(),
+            ))
+        }),
         Command::Explain { .. } => Some(sqlgate_engine::explain::schema()),
         Command::Show(name) if name == "all" => Some(show_all_schema()),
         Command::Show(name) => Some(Arc::new(Schema::new(vec![Field::new(
@@ -117,9 +122,12 @@ pub(crate) async fn run(
                 record.take(),
             )?))
         }
-        Command::Query(_) => {
+        Command::Query(statement) => {
             let plan = with_params(plan_or_now(session, command, plan).await?, params)?;
-            let fields = fields_for(plan.schema().as_arrow(), format)?;
+            let fields = fields_for(
+                &sqlgate_engine::naming::query_schema(statement, plan.schema().as_arrow()),
+                format,
+            )?;
             if let Some(r) = record.as_mut() {
                 r.read(sqlgate_engine::facts::facts(&plan));
             }
