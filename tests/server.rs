@@ -397,3 +397,57 @@ async fn psql_queries_over_verified_tls() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("password authentication failed"));
 }
+
+#[tokio::test]
+async fn subqueries_in_the_select_list_answer_or_refuse_never_null() {
+    let s = server();
+    let c = login(&s, "svc_all").await;
+    let data = data_set(SCALE);
+
+    // Incidents per caller, from the files.
+    let callers = column_strings(&data, "incident", "caller_id");
+    let numbers = column_strings(&data, "incident", "number");
+    let mut per_caller: BTreeMap<Option<String>, i64> = BTreeMap::new();
+    for caller in &callers {
+        *per_caller.entry(caller.clone()).or_default() += 1;
+    }
+    let got = rows(
+        &c,
+        "SELECT number, (SELECT count(*) FROM incident i2 WHERE i2.caller_id = i.caller_id) AS n \
+         FROM incident i",
+    )
+    .await;
+    assert_eq!(got.len(), numbers.len());
+    let caller_of: BTreeMap<String, Option<String>> = numbers
+        .iter()
+        .zip(&callers)
+        .map(|(n, c)| (n.clone().unwrap(), c.clone()))
+        .collect();
+    for r in &got {
+        let number = r[0].as_deref().unwrap();
+        let caller = &caller_of[number];
+        // A NULL caller matches no row, as in PostgreSQL.
+        let want = if caller.is_some() {
+            per_caller[caller]
+        } else {
+            0
+        };
+        assert_eq!(r[1].as_deref(), Some(want.to_string().as_str()), "{number}");
+    }
+
+    // Not aggregated: refused with a hint, not answered with NULLs.
+    let e = c
+        .simple_query(
+            "SELECT number, (SELECT i2.priority FROM incident i2 WHERE i2.caller_id = i.caller_id) \
+             FROM incident i",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "0A000", "{e:?}");
+    // More than one row where one value is expected: PostgreSQL's 21000.
+    let e = c
+        .simple_query("SELECT (SELECT number FROM incident) AS n")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "21000", "{e:?}");
+}

@@ -20,6 +20,10 @@
 //! - `'pg_catalog.name'::regproc` / `::regtype` look the bare name up.
 
 use std::ops::ControlFlow;
+use std::sync::OnceLock;
+
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
@@ -82,6 +86,78 @@ pub fn substitute(sql: &str) -> Option<String> {
     }
     out.extend(tokens[copied..].iter().map(|t| t.to_string()));
     Some(out)
+}
+
+/// The PostgreSQL-compatibility parser, built once.
+fn library() -> &'static PostgresCompatibilityParser {
+    static PARSER: OnceLock<PostgresCompatibilityParser> = OnceLock::new();
+    PARSER.get_or_init(PostgresCompatibilityParser::new)
+}
+
+/// Parses a request with PostgreSQL's grammar and applies every rewrite.
+///
+/// Statements over records do not go through the library's whole-query
+/// substitutions (they only match client introspection queries), and a
+/// scalar subquery in their select list is kept from the library's rule
+/// that replaces correlated ones by NULL: DataFusion either answers it or
+/// refuses it, never a silent NULL.
+pub fn parse(sql: &str, recursion_limit: usize) -> Result<Vec<Statement>, ParserError> {
+    let substituted = substitute(sql);
+    let sql = substituted.as_deref().unwrap_or(sql);
+    let own = Parser::new(&PostgreSqlDialect {})
+        .with_recursion_limit(recursion_limit)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements());
+    let statements = match own {
+        Ok(statements) if statements.iter().any(reads_records) => statements
+            .into_iter()
+            .map(|mut s| {
+                let _ = VisitMut::visit(&mut s, &mut ProtectSelectSubqueries);
+                library().rewrite(s)
+            })
+            .collect(),
+        _ => library().parse(sql)?,
+    };
+    Ok(statements.into_iter().map(rewrite).collect())
+}
+
+/// Whether a statement reads any relation outside the catalogs.
+fn reads_records(s: &Statement) -> bool {
+    struct Find(bool);
+    impl Visitor for Find {
+        type Break = ();
+        fn pre_visit_relation(&mut self, name: &ObjectName) -> ControlFlow<()> {
+            if !is_catalog_relation(name) {
+                self.0 = true;
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut f = Find(false);
+    let _ = s.visit(&mut f);
+    f.0
+}
+
+/// Wraps each select-list subquery in parentheses, which the library's
+/// `RemoveSubqueryFromProjection` does not look into.
+struct ProtectSelectSubqueries;
+
+impl VisitorMut for ProtectSelectSubqueries {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        if let SetExpr::Select(select) = q.body.as_mut() {
+            for item in &mut select.projection {
+                if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item
+                    && matches!(e, Expr::Subquery(_))
+                {
+                    *e = Expr::Nested(Box::new(e.clone()));
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// Applies every rewrite to a parsed statement.
@@ -496,8 +572,6 @@ fn qualified_catalog_name(expr: &Expr) -> Option<Expr> {
 
 #[cfg(test)]
 mod tests {
-    use datafusion::sql::sqlparser::parser::Parser;
-
     use super::*;
 
     fn rw(sql: &str) -> String {
@@ -505,6 +579,17 @@ mod tests {
             .unwrap()
             .remove(0);
         rewrite(s).to_string()
+    }
+
+    #[test]
+    fn select_list_subqueries_over_records_are_kept() {
+        let sql = "SELECT number, (SELECT count(*) FROM incident i2 WHERE i2.caller_id = i.caller_id) AS n FROM incident i";
+        let out = parse(sql, 64).unwrap().remove(0).to_string();
+        assert!(out.contains("((SELECT count(*)"), "{out}");
+        // Catalog queries keep the library's treatment.
+        let catalog = "SELECT c.relname, (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = c.relnamespace) FROM pg_catalog.pg_class c";
+        let out = parse(catalog, 64).unwrap().remove(0).to_string();
+        assert!(!out.contains("((SELECT"), "{out}");
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub mod sqlstate {
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
     pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
     pub const DATA_EXCEPTION: &str = "22000";
+    pub const CARDINALITY_VIOLATION: &str = "21000";
     pub const INVALID_PARAMETER_VALUE: &str = "22023";
     pub const OUT_OF_MEMORY: &str = "53200";
     pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
@@ -212,6 +213,13 @@ fn classify_plan(m: &str) -> EngineError {
     if m.contains("Unsupported") || m.contains("not supported") {
         return EngineError::new(FEATURE_NOT_SUPPORTED, first_line(m));
     }
+    if m.contains("Correlated scalar subquery must be aggregated") {
+        return EngineError::new(
+            FEATURE_NOT_SUPPORTED,
+            "a correlated scalar subquery must be aggregated",
+        )
+        .with_hint("wrap the selected value in an aggregate such as max() or min()");
+    }
     EngineError::new(SYNTAX_OR_ACCESS_RULE, first_line(m))
 }
 
@@ -223,6 +231,11 @@ fn classify_execution(m: &str) -> EngineError {
         EngineError::new(INVALID_TEXT_REPRESENTATION, first_line(m))
     } else if m.contains("Overflow") || m.contains("overflow") {
         EngineError::new(NUMERIC_VALUE_OUT_OF_RANGE, first_line(m))
+    } else if m.contains("Scalar subquery returned more than one row") {
+        EngineError::new(
+            CARDINALITY_VIOLATION,
+            "more than one row returned by a subquery used as an expression",
+        )
     } else {
         EngineError::new(DATA_EXCEPTION, first_line(m))
     }

@@ -15,7 +15,6 @@ use datafusion::sql::sqlparser::ast::{
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::ParserError;
-use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
 use crate::error::{EngineError, sqlstate};
 
@@ -67,13 +66,8 @@ pub fn check(sql: &str) -> Result<Vec<Command>, EngineError> {
     // introspection queries plannable (`::regclass`, `= ANY(array)`, ...).
     // They change the AST before the gate judges it, so the gate judges
     // what will run.
-    let substituted = crate::compat::substitute(sql);
-    let sql = substituted.as_deref().unwrap_or(sql);
-    match compat().parse(sql) {
-        Ok(statements) => statements
-            .into_iter()
-            .map(|s| gate_sql(crate::compat::rewrite(s)))
-            .collect(),
+    match crate::compat::parse(sql, RECURSION_LIMIT) {
+        Ok(statements) => statements.into_iter().map(gate_sql).collect(),
         Err(first) => {
             // DataFusion's own statements (CREATE EXTERNAL TABLE, COPY TO
             // a file) are only known to its parser: parse them to refuse
@@ -97,12 +91,6 @@ pub fn check(sql: &str) -> Result<Vec<Command>, EngineError> {
             }
         }
     }
-}
-
-/// The PostgreSQL-compatibility parser, built once.
-fn compat() -> &'static PostgresCompatibilityParser {
-    static PARSER: std::sync::OnceLock<PostgresCompatibilityParser> = std::sync::OnceLock::new();
-    PARSER.get_or_init(PostgresCompatibilityParser::new)
 }
 
 fn refused(what: &str) -> EngineError {
