@@ -20,6 +20,8 @@ pub struct Config {
     pub limits: Limits,
     pub audit: Option<Audit>,
     pub admin: Option<Admin>,
+    #[serde(default)]
+    pub auth: Auth,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -111,6 +113,32 @@ pub struct PolicyFile {
 #[serde(deny_unknown_fields)]
 pub struct Audit {
     pub file: PathBuf,
+}
+
+/// Login methods beyond SCRAM passwords and client certificates.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    pub token: Option<TokenAuth>,
+}
+
+/// `[auth.token]`: bearer-token (JWT) login over OAUTHBEARER.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenAuth {
+    /// The `iss` every token must carry.
+    pub issuer: String,
+    /// The `aud` every token must carry (one of, when it is a list).
+    pub audience: String,
+    /// The issuer's signing keys (RS256 / ES256), a JWKS file read at start.
+    pub jwks: PathBuf,
+    /// Clock skew allowed on `exp` and `nbf`.
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+}
+
+fn default_leeway() -> u64 {
+    60
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -217,6 +245,9 @@ impl Config {
         if let Some(a) = &mut self.audit {
             fix(&mut a.file);
         }
+        if let Some(t) = &mut self.auth.token {
+            fix(&mut t.jwks);
+        }
     }
 
     fn check(&self) -> Result<(), ConfigError> {
@@ -228,6 +259,13 @@ impl Config {
         if self.server.max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "server.max_connections must be at least 1".into(),
+            ));
+        }
+        if let Some(t) = &self.auth.token
+            && (t.issuer.is_empty() || t.audience.is_empty())
+        {
+            return Err(ConfigError::Invalid(
+                "auth.token.issuer and auth.token.audience must not be empty".into(),
             ));
         }
         if self.limits.lockout_threshold == 0 || self.limits.connection_attempts_per_minute == 0 {
@@ -261,6 +299,31 @@ mod tests {
         assert_eq!(c.storage.data_dir, dir.path().join("data"));
         assert_eq!(c.limits.lockout_threshold, 5);
         assert!(c.audit.is_none() && c.admin.is_none());
+        assert!(c.server.client_ca.is_none() && c.auth.token.is_none());
+    }
+
+    #[test]
+    fn token_auth_and_client_ca_resolve_their_files() {
+        let (dir, c) = load(&format!(
+            "[server]\nclient_ca = \"ca.pem\"\n[auth.token]\nissuer = \"https://id.example\"\naudience = \"sqlgate\"\njwks = \"jwks.json\"\n{MIN}"
+        ))
+        .unwrap();
+        assert_eq!(c.server.client_ca, Some(dir.path().join("ca.pem")));
+        let t = c.auth.token.unwrap();
+        assert_eq!(t.jwks, dir.path().join("jwks.json"));
+        assert_eq!(t.leeway_seconds, 60);
+        assert!(matches!(
+            load(&format!(
+                "[auth.token]\nissuer = \"\"\naudience = \"a\"\njwks = \"j\"\n{MIN}"
+            )),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert!(matches!(
+            load(&format!(
+                "[auth.token]\nissuer = \"i\"\naudience = \"a\"\njwks = \"j\"\nleway_seconds = 5\n{MIN}"
+            )),
+            Err(ConfigError::Parse(..))
+        ));
     }
 
     #[test]

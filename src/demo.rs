@@ -198,6 +198,7 @@ pub fn prepare(
         admin: Some(config::Admin {
             listen: "127.0.0.1:9187".parse().expect("valid address"),
         }),
+        auth: config::Auth::default(),
     };
     if let Some(addr) = listen {
         config.server.listen = addr;

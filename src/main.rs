@@ -257,6 +257,12 @@ async fn check_policy(path: &std::path::Path) -> Result<ExitCode, BoxError> {
             return Ok(ExitCode::FAILURE);
         }
     };
+    // The credential files the server reads at start: a bad one would
+    // stop it, so say so now.
+    if let Err(e) = serve::load_credentials(&config) {
+        eprintln!("{e}");
+        return Ok(ExitCode::FAILURE);
+    }
     let tables = sqlgate_engine::acl_tables(&registry);
     match serve::load_policy(&config.policy.file, &tables) {
         Ok(policy) => {

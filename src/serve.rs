@@ -10,6 +10,7 @@ use sqlgate_acl::{Policy, Tables};
 use sqlgate_audit::{AuditLog, Event, Outcome};
 use sqlgate_engine::{Engine, EngineOptions};
 use sqlgate_records::Registry;
+use sqlgate_wire::token::{TokenSettings, TokenVerifier};
 use sqlgate_wire::{Shared, Tls, WireConfig};
 use tokio::net::TcpListener;
 use tracing::{error, info, warn};
@@ -31,6 +32,30 @@ pub fn load_policy(path: &Path, tables: &Tables) -> Result<Policy, BoxError> {
     })
 }
 
+/// The TLS setup (server certificate, client CA) and the token verifier
+/// (JWKS), as configured.
+pub fn load_credentials(config: &Config) -> Result<(Tls, Option<Arc<TokenVerifier>>), BoxError> {
+    let client_ca = config.server.client_ca.as_deref();
+    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(cert), Some(key)) => Tls::from_files(cert, key, client_ca)?,
+        _ => Tls::self_signed(client_ca)?,
+    };
+    let token = match &config.auth.token {
+        Some(t) => {
+            let settings = TokenSettings {
+                issuer: t.issuer.clone(),
+                audience: t.audience.clone(),
+                leeway_seconds: t.leeway_seconds,
+            };
+            let verifier = TokenVerifier::load(settings, &t.jwks)
+                .map_err(|e| format!("auth.token.jwks: {e}"))?;
+            Some(Arc::new(verifier))
+        }
+        None => None,
+    };
+    Ok((tls, token))
+}
+
 /// Runs the server until a shutdown signal. `banner` is printed once the
 /// listener is bound (the demo's connection instructions).
 pub async fn run(config: Config, banner: Option<String>) -> Result<(), BoxError> {
@@ -43,10 +68,7 @@ pub async fn run(config: Config, banner: Option<String>) -> Result<(), BoxError>
     };
     let engine = Engine::new(Arc::new(registry), policy, options)?;
 
-    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
-        (Some(cert), Some(key)) => Tls::from_files(cert, key)?,
-        _ => Tls::self_signed()?,
-    };
+    let (tls, token) = load_credentials(&config)?;
     let nonzero = |d: std::time::Duration| Some(d).filter(|d| !d.is_zero());
     let wire = WireConfig {
         allow_plaintext: config.server.allow_plaintext,
@@ -61,6 +83,7 @@ pub async fn run(config: Config, banner: Option<String>) -> Result<(), BoxError>
             lockout_threshold: config.limits.lockout_threshold,
             lockout_duration: config.limits.lockout_duration,
         },
+        token,
     };
     let audit = match &config.audit {
         Some(a) => Some(

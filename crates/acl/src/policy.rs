@@ -89,7 +89,11 @@ pub struct Account {
     pub groups: Vec<String>,
     /// PostgreSQL-format SCRAM-SHA-256 verifier; never a password.
     pub scram: Option<String>,
+    /// A name a verified client certificate must carry (subject CN, DNS or
+    /// email SAN) to log in as this account without a password.
     pub cert_subject: Option<String>,
+    /// The `sub` claim a bearer token must carry to log in as this account.
+    pub token_subject: Option<String>,
 }
 
 impl fmt::Debug for Account {
@@ -106,6 +110,7 @@ impl fmt::Debug for Account {
             .field("groups", &self.groups)
             .field("scram", &self.scram.as_ref().map(|_| "<redacted>"))
             .field("cert_subject", &self.cert_subject)
+            .field("token_subject", &self.token_subject)
             .finish()
     }
 }
@@ -269,9 +274,33 @@ impl Policy {
             groups.into_iter().map(|(k, (_, g))| (k, g)).collect();
 
         let mut accounts = BTreeMap::new();
+        // A certificate name or token subject that unlocks two accounts is
+        // almost surely a copy-paste slip: refused, like any ambiguity.
+        let mut cert_subjects: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut token_subjects: BTreeMap<&str, &str> = BTreeMap::new();
         for a in &file.account {
             let line = line_of(a.span().start);
             let raw: &AccountRaw = a.get_ref();
+            for (field, value, seen) in [
+                ("cert_subject", &raw.cert_subject, &mut cert_subjects),
+                ("token_subject", &raw.token_subject, &mut token_subjects),
+            ] {
+                let Some(value) = value else { continue };
+                if value.is_empty() {
+                    errs.push(
+                        line,
+                        format!("account {:?}: {field} is empty", raw.user_name),
+                    );
+                } else if let Some(other) = seen.insert(value, &raw.user_name) {
+                    errs.push(
+                        line,
+                        format!(
+                            "account {:?}: {field} {value:?} is already the {field} of account {other:?}",
+                            raw.user_name
+                        ),
+                    );
+                }
+            }
             errs.roles(
                 line,
                 &format!("account {:?}", raw.user_name),
@@ -310,6 +339,7 @@ impl Policy {
                 groups: raw.groups.clone(),
                 scram: raw.scram.clone(),
                 cert_subject: raw.cert_subject.clone(),
+                token_subject: raw.token_subject.clone(),
             };
             if accounts.insert(raw.user_name.clone(), account).is_some() {
                 errs.push(line, format!("account {:?} defined twice", raw.user_name));

@@ -62,6 +62,7 @@ pub(crate) struct AccountRaw {
     pub groups: Vec<String>,
     pub scram: Option<String>,
     pub cert_subject: Option<String>,
+    pub token_subject: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

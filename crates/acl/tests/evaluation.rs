@@ -419,3 +419,38 @@ fn invalid_policies_report_every_error_with_its_line() {
     let typo = "[[acl]]\noperation = \"read\"\nname = \"incident\"\nadmin_overides = false\n";
     assert!(Policy::from_toml(typo, &tables()).is_err());
 }
+
+#[test]
+fn certificate_and_token_subjects_name_one_account_each() {
+    let account = |name: &str, id: &str, extra: &str| {
+        format!("[[account]]\nuser_name = {name:?}\nsys_id = {id:?}\n{extra}\n\n")
+    };
+    let ok = account(
+        "a",
+        "0000000000000000000000000000000a",
+        "cert_subject = \"CN=a\"\ntoken_subject = \"sub-a\"",
+    ) + &account(
+        "b",
+        "0000000000000000000000000000000b",
+        "cert_subject = \"CN=b\"\ntoken_subject = \"sub-b\"",
+    );
+    let p = Policy::from_toml(&ok, &tables()).unwrap();
+    assert_eq!(
+        p.account("a").unwrap().cert_subject.as_deref(),
+        Some("CN=a")
+    );
+    assert_eq!(
+        p.account("b").unwrap().token_subject.as_deref(),
+        Some("sub-b")
+    );
+    for (extra_a, extra_b) in [
+        ("cert_subject = \"CN=x\"", "cert_subject = \"CN=x\""),
+        ("token_subject = \"x\"", "token_subject = \"x\""),
+        ("cert_subject = \"\"", ""),
+        ("token_subject = \"\"", ""),
+    ] {
+        let text = account("a", "0000000000000000000000000000000a", extra_a)
+            + &account("b", "0000000000000000000000000000000b", extra_b);
+        assert!(Policy::from_toml(&text, &tables()).is_err(), "{text}");
+    }
+}

@@ -32,6 +32,14 @@ pub(crate) enum Auth {
         user: String,
         state: Box<ServerFirst>,
     },
+    /// OAUTHBEARER: the error challenge was sent (RFC 7628 §3.2.2); the
+    /// client must answer with a lone %x01, then the login fails. `reason`
+    /// is why the token was refused and the metrics label for it, `None`
+    /// for a discovery request.
+    TokenRefused {
+        user: String,
+        reason: Option<(String, &'static str)>,
+    },
     Done,
 }
 

@@ -1,7 +1,8 @@
-//! The PostgreSQL wire front end: TLS, SCRAM login against stored
-//! verifiers, simple and extended query protocol, cancellation, and the
-//! streaming of Arrow batches as DataRows. It asks the engine for every
-//! decision and evaluates no ACL itself.
+//! The PostgreSQL wire front end: TLS, login (SCRAM against stored
+//! verifiers, client certificates, bearer tokens), simple and extended
+//! query protocol, cancellation, and the streaming of Arrow batches as
+//! DataRows. It asks the engine for every decision and evaluates no ACL
+//! itself.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicI32;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use sqlgate_engine::Engine;
 
 pub mod cancel;
+pub mod cert;
 mod conn;
 mod errors;
 mod exec;
@@ -24,6 +26,7 @@ pub mod scram;
 pub mod server;
 mod startup;
 pub mod tls;
+pub mod token;
 
 pub use server::serve;
 pub use tls::Tls;
@@ -47,6 +50,8 @@ pub struct WireConfig {
     pub shutdown_grace: Duration,
     /// Connection-attempt rate, lockout.
     pub limits: limits::LimitsConfig,
+    /// Bearer-token login (OAUTHBEARER), when `[auth.token]` is configured.
+    pub token: Option<Arc<token::TokenVerifier>>,
 }
 
 impl Default for WireConfig {
@@ -60,6 +65,7 @@ impl Default for WireConfig {
             max_statement_length: 1 << 20,
             shutdown_grace: Duration::from_secs(30),
             limits: limits::LimitsConfig::default(),
+            token: None,
         }
     }
 }

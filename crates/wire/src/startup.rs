@@ -1,10 +1,20 @@
-//! Login: TLS requirement, SCRAM-SHA-256(-PLUS) against the account's
-//! stored verifier, then the account checks (active, not locked out,
-//! web-service only, holds a SQL API role).
+//! Login: TLS requirement, then one of
+//! - a verified client certificate naming the account (`cert_subject`):
+//!   no password is asked for;
+//! - SCRAM-SHA-256(-PLUS) against the account's stored verifier;
+//! - over TLS, when `[auth.token]` is configured, OAUTHBEARER with a JWT
+//!   whose `sub` is the account's `token_subject` (see `token.rs`);
 //!
-//! Every credential failure, including an unknown account, answers the same
-//! 28P01 after the same exchange; only someone who proved the password
-//! learns why an account may not connect (28000).
+//! then the account checks (active, not locked out, web-service only, holds
+//! a SQL API role, access policies).
+//!
+//! Every password or token failure, including an unknown account, answers
+//! the same 28P01 after the same exchange; only someone who proved the
+//! credential learns why an account may not connect (28000). A certificate that does
+//! not name the requested account is refused with 28000, as PostgreSQL's
+//! `cert` method does: its holder already proved possession of a key the
+//! client CA vouches for, and falling back to a password silently would hide
+//! a misconfigured client.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -22,11 +32,13 @@ use pgwire::messages::startup::{Authentication, SecretKey};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage, ProtocolVersion};
 use tracing::{info, warn};
 
+use crate::cert;
 use crate::conn::{Auth, Conn};
 use crate::errors::fatal;
 use crate::params::ServerParameters;
 use crate::sasl;
 use crate::scram::{self, Offer, ScramError, Verifier};
+use crate::token::{self, Initial};
 use sqlgate_audit::{Event, LoginMethod, Outcome};
 
 pub(crate) struct Startup {
@@ -48,9 +60,15 @@ impl Startup {
     }
 
     /// A failed credential: 28P01, the same for every cause.
-    fn failed(&self, user: &str, reason: &str, kind: &'static str) -> PgWireError {
+    fn failed(
+        &self,
+        user: &str,
+        method: LoginMethod,
+        reason: &str,
+        kind: &'static str,
+    ) -> PgWireError {
         warn!(peer = %self.conn.peer, user, reason, "login failed");
-        self.record_failure(user, reason, kind);
+        self.record_failure(user, method, reason, kind);
         fatal(
             "28P01",
             format!("password authentication failed for user \"{user}\""),
@@ -58,14 +76,14 @@ impl Startup {
     }
 
     /// Counts and audits a refused login.
-    fn record_failure(&self, user: &str, reason: &str, kind: &'static str) {
+    fn record_failure(&self, user: &str, method: LoginMethod, reason: &str, kind: &'static str) {
         let shared = &self.conn.shared;
         shared.metrics.login("failure");
         shared.metrics.deny(kind);
         shared.audit(Event::Login {
             account: user.to_owned(),
             peer: self.conn.peer.to_string(),
-            method: LoginMethod::Scram,
+            method,
             outcome: Outcome::Failure,
             reason: Some(reason.to_owned()),
         });
@@ -129,7 +147,12 @@ impl StartupHandler for Startup {
                         .get(METADATA_USER)
                         .cloned()
                         .unwrap_or_default();
-                    self.record_failure(&user, "plaintext connection refused", "plaintext");
+                    self.record_failure(
+                        &user,
+                        LoginMethod::Scram,
+                        "plaintext connection refused",
+                        "plaintext",
+                    );
                     return Err(fatal(
                         "28000",
                         "connections without TLS are not allowed (use sslmode=require or stronger)",
@@ -141,7 +164,21 @@ impl StartupHandler for Startup {
                     .cloned()
                     .ok_or_else(|| fatal("28000", "no user name given in the startup packet"))?;
                 client.set_state(PgWireConnectionState::AuthenticationInProgress);
-                let mechanisms = self.offer(client).mechanisms();
+                // A certificate is only ever here when a client CA is
+                // configured and it chained to that CA.
+                let identities = client
+                    .client_certificates()
+                    .and_then(|chain| chain.first())
+                    .map(|leaf| cert::identities(leaf.as_ref()));
+                if let Some(identities) = identities {
+                    self.certificate_login(client, &user, &identities).await?;
+                    *auth = Auth::Done;
+                    return Ok(());
+                }
+                let mut mechanisms = self.offer(client).mechanisms();
+                if self.token_offered(client) {
+                    mechanisms.push(token::MECHANISM.to_owned());
+                }
                 client
                     .send(PgWireBackendMessage::Authentication(Authentication::SASL(
                         mechanisms,
@@ -153,6 +190,10 @@ impl StartupHandler for Startup {
                 let user = user.clone();
                 let initial = sasl::initial_response(msg)?;
                 let data = initial.data.unwrap_or_default();
+                if initial.auth_method == token::MECHANISM && self.token_offered(client) {
+                    *auth = self.token_login(client, &user, &data).await?;
+                    return Ok(());
+                }
                 let policy = self.conn.shared.engine.policy();
                 let verifier = policy
                     .account(&user)
@@ -202,33 +243,33 @@ impl StartupHandler for Startup {
                 if self.conn.shared.limits.locked(&user) {
                     return Err(self.failed(
                         &user,
+                        LoginMethod::Scram,
                         "locked out after repeated failures",
                         "lockout",
                     ));
                 }
                 self.conn.shared.limits.succeeded(&user);
                 // The proof is right; a decoy verifier can never get here.
-                self.admit(&user)?;
+                self.admit(&user, LoginMethod::Scram)?;
                 client
                     .send(PgWireBackendMessage::Authentication(
                         Authentication::SASLFinal(server_final.into_bytes().into()),
                     ))
                     .await?;
-                self.register_cancel(client);
                 *auth = Auth::Done;
-                let params = ServerParameters {
-                    server_version: self.conn.shared.engine.options().server_version.clone(),
+                self.complete(client, &user, LoginMethod::Scram).await?;
+            }
+            (
+                PgWireFrontendMessage::PasswordMessageFamily(_),
+                Auth::TokenRefused { user, reason },
+            ) => {
+                // The client acknowledged the error challenge; whatever it
+                // sent, the login has failed.
+                let (reason, kind) = match reason {
+                    Some((reason, kind)) => (reason.as_str(), *kind),
+                    None => ("no bearer token presented", "credentials"),
                 };
-                finish_authentication(client, &params).await?;
-                info!(peer = %self.conn.peer, user, "login");
-                self.conn.shared.metrics.login("success");
-                self.conn.shared.audit(Event::Login {
-                    account: user.clone(),
-                    peer: self.conn.peer.to_string(),
-                    method: LoginMethod::Scram,
-                    outcome: Outcome::Success,
-                    reason: None,
-                });
+                return Err(self.failed(user, LoginMethod::Token, reason, kind));
             }
             (other, _) => {
                 warn!(peer = %self.conn.peer, message = ?std::mem::discriminant(&other), "unexpected message during startup");
@@ -245,15 +286,189 @@ pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
 }
 
 impl Startup {
+    /// OAUTHBEARER is offered only over TLS: a bearer token, unlike a SCRAM
+    /// proof, is replayable by whoever reads it.
+    fn token_offered<C: ClientInfo>(&self, client: &C) -> bool {
+        self.conn.shared.config.token.is_some() && client.is_secure()
+    }
+
+    /// The OAUTHBEARER client initial response. A good token for the
+    /// requested account logs in at once (AuthenticationOk, no
+    /// AuthenticationSASLFinal, as PostgreSQL does); otherwise the RFC 7628
+    /// error challenge goes out and the login fails on the client's answer.
+    async fn token_login<C>(&self, client: &mut C, user: &str, data: &[u8]) -> PgWireResult<Auth>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        const METHOD: LoginMethod = LoginMethod::Token;
+        let Some(verifier) = self.conn.shared.config.token.clone() else {
+            return Err(fatal("08P01", "OAUTHBEARER was not offered"));
+        };
+        let reason = match token::parse_initial(data) {
+            Err(m) => {
+                warn!(peer = %self.conn.peer, user, reason = %m, "malformed OAUTHBEARER exchange");
+                self.record_failure(
+                    user,
+                    METHOD,
+                    &format!("malformed OAUTHBEARER message: {m}"),
+                    "credentials",
+                );
+                return Err(fatal(
+                    "08P01",
+                    format!("malformed OAUTHBEARER message: {m}"),
+                ));
+            }
+            // The client asks where to get a token (libpq does this before
+            // its first login): not a failed guess, so no lockout count.
+            Ok(Initial::Discovery) => None,
+            Ok(Initial::Bearer(bearer)) => {
+                let subject = self
+                    .conn
+                    .shared
+                    .engine
+                    .policy()
+                    .account(user)
+                    .and_then(|a| a.token_subject.clone());
+                match verifier.verify(&bearer) {
+                    // As for a password: a locked name answers like a bad
+                    // credential, even with a good one, after the same
+                    // exchange.
+                    Ok(sub) if subject.as_deref() == Some(sub.as_str()) => {
+                        if self.conn.shared.limits.locked(user) {
+                            Some(("locked out after repeated failures".to_owned(), "lockout"))
+                        } else {
+                            self.conn.shared.limits.succeeded(user);
+                            self.admit(user, METHOD)?;
+                            self.complete(client, user, METHOD).await?;
+                            return Ok(Auth::Done);
+                        }
+                    }
+                    Ok(_) => Some((
+                        "token subject is not the account's token_subject".to_owned(),
+                        "credentials",
+                    )),
+                    Err(e) => Some((e.to_string(), "credentials")),
+                }
+            }
+        };
+        if matches!(reason, Some((_, "credentials"))) && self.conn.shared.limits.failed(user) {
+            warn!(peer = %self.conn.peer, user, "too many failed logins: name locked");
+            self.blocked(
+                Some(user),
+                "locked after repeated failed logins".into(),
+                "lockout",
+            );
+        }
+        client
+            .send(PgWireBackendMessage::Authentication(
+                Authentication::SASLContinue(verifier.error_challenge().into_bytes().into()),
+            ))
+            .await?;
+        Ok(Auth::TokenRefused {
+            user: user.to_owned(),
+            reason,
+        })
+    }
+
+    /// Logs in with a verified client certificate: no password exchange,
+    /// AuthenticationOk straight away, when the certificate names the
+    /// requested account; 28000 otherwise (no fallback to a password).
+    async fn certificate_login<C>(
+        &self,
+        client: &mut C,
+        user: &str,
+        identities: &[String],
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        const METHOD: LoginMethod = LoginMethod::Certificate;
+        let refused = || {
+            fatal(
+                "28000",
+                format!("certificate authentication failed for user \"{user}\""),
+            )
+        };
+        let subject = self
+            .conn
+            .shared
+            .engine
+            .policy()
+            .account(user)
+            .and_then(|a| a.cert_subject.clone());
+        if !cert::matches(identities, subject.as_deref()) {
+            // The names are not secret (the CA signed them into a
+            // certificate the client showed), and they are what an operator
+            // needs to fix a mapping.
+            warn!(peer = %self.conn.peer, user, certificate = ?identities, "client certificate does not name the account");
+            self.record_failure(
+                user,
+                METHOD,
+                "client certificate does not match the account's cert_subject",
+                "credentials",
+            );
+            return Err(refused());
+        }
+        // Lockout is about guessed passwords, but a locked name stays
+        // locked whatever the credential: the lock is the operator's
+        // signal that something is wrong with the account.
+        if self.conn.shared.limits.locked(user) {
+            warn!(peer = %self.conn.peer, user, "certificate login of a locked name");
+            self.record_failure(
+                user,
+                METHOD,
+                "locked out after repeated failures",
+                "lockout",
+            );
+            return Err(refused());
+        }
+        self.conn.shared.limits.succeeded(user);
+        self.admit(user, METHOD)?;
+        self.complete(client, user, METHOD).await
+    }
+
+    /// After the credential and the account checks passed: the cancel key,
+    /// AuthenticationOk and the server parameters, and the audit record.
+    async fn complete<C>(&self, client: &mut C, user: &str, method: LoginMethod) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self.register_cancel(client);
+        let params = ServerParameters {
+            server_version: self.conn.shared.engine.options().server_version.clone(),
+        };
+        finish_authentication(client, &params).await?;
+        info!(peer = %self.conn.peer, user, method = ?method, "login");
+        self.conn.shared.metrics.login("success");
+        self.conn.shared.audit(Event::Login {
+            account: user.to_owned(),
+            peer: self.conn.peer.to_string(),
+            method,
+            outcome: Outcome::Success,
+            reason: None,
+        });
+        Ok(())
+    }
+
     fn scram_error(&self, user: &str, e: ScramError) -> PgWireError {
         match e {
-            ScramError::BadProof => {
-                self.failed(user, "wrong password or unknown account", "credentials")
-            }
+            ScramError::BadProof => self.failed(
+                user,
+                LoginMethod::Scram,
+                "wrong password or unknown account",
+                "credentials",
+            ),
             ScramError::ChannelBinding(m) => {
                 warn!(peer = %self.conn.peer, user, reason = %m, "SCRAM channel binding refused");
                 self.record_failure(
                     user,
+                    LoginMethod::Scram,
                     &format!("channel binding refused: {m}"),
                     "credentials",
                 );
@@ -266,6 +481,7 @@ impl Startup {
                 warn!(peer = %self.conn.peer, user, reason = %m, "malformed SCRAM exchange");
                 self.record_failure(
                     user,
+                    LoginMethod::Scram,
                     &format!("malformed SCRAM exchange: {m}"),
                     "credentials",
                 );
@@ -274,17 +490,17 @@ impl Startup {
         }
     }
 
-    /// The account checks after a correct password, then the session.
-    fn admit(&self, user: &str) -> PgWireResult<()> {
+    /// The account checks after a correct credential, then the session.
+    fn admit(&self, user: &str, method: LoginMethod) -> PgWireResult<()> {
         let engine = &self.conn.shared.engine;
         let policy = engine.policy();
         let (Some(account), Some(principal)) = (policy.account(user), policy.principal(user))
         else {
-            return Err(self.failed(user, "account vanished during login", "credentials"));
+            return Err(self.failed(user, method, "account vanished during login", "credentials"));
         };
         if let Err(refusal) = policy.connect_check(account, &principal) {
             warn!(peer = %self.conn.peer, user, reason = %refusal, "login refused");
-            self.record_failure(user, &refusal.to_string(), "login");
+            self.record_failure(user, method, &refusal.to_string(), "login");
             return Err(fatal(
                 "28000",
                 format!("account \"{user}\" may not connect: {refusal}"),
