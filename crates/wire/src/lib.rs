@@ -13,6 +13,7 @@ use sqlgate_engine::Engine;
 pub mod cancel;
 pub mod cert;
 mod conn;
+pub mod encode;
 mod errors;
 mod exec;
 pub mod limits;

@@ -6,13 +6,16 @@
 //! The stream also watches the statement's cancel token and deadline, so a
 //! CancelRequest or `statement_timeout` stops a query that is already
 //! sending rows.
+//!
+//! Each batch is encoded whole by [`BatchEncoder`] (one typed encoder per
+//! column, all rows in one buffer) when its first row is asked for, so at
+//! most one encoded batch is held at a time.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::{Stream, StreamExt};
 use pgwire::api::results::FieldInfo;
@@ -22,10 +25,9 @@ use sqlgate_engine::{EngineError, error::classify};
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
+use crate::encode::BatchEncoder;
 use crate::errors;
 use crate::observe::StatementRecord;
-
-type RowIter = Box<dyn Iterator<Item = PgWireResult<DataRow>> + Send + Sync>;
 
 /// Why a statement stops early.
 pub struct Stopper {
@@ -72,8 +74,8 @@ impl Stopper {
 /// A stream of DataRows from a stream of batches.
 pub struct RowStream {
     batches: SendableRecordBatchStream,
-    fields: Arc<Vec<FieldInfo>>,
-    rows: Option<RowIter>,
+    encoder: BatchEncoder,
+    rows: std::vec::IntoIter<DataRow>,
     stopper: Stopper,
     done: bool,
     record: Option<StatementRecord>,
@@ -88,16 +90,18 @@ impl RowStream {
     ) -> RowStream {
         RowStream {
             batches,
-            fields,
-            rows: None,
+            encoder: BatchEncoder::new(fields),
+            rows: Vec::new().into_iter(),
             stopper,
             done: false,
             record,
         }
     }
 
-    fn encode(&self, batch: RecordBatch) -> RowIter {
-        arrow_pg::datatypes::encode_recordbatch(Arc::clone(&self.fields), batch)
+    /// The session time zone, for `timestamptz` values sent as text.
+    pub(crate) fn with_time_zone(mut self, time_zone: &str) -> RowStream {
+        self.encoder = self.encoder.with_time_zone(time_zone);
+        self
     }
 }
 
@@ -124,23 +128,11 @@ impl Stream for RowStream {
             if let Some(e) = this.stopper.poll_stop(cx) {
                 return Poll::Ready(Some(Err(this.fail(e))));
             }
-            if let Some(rows) = &mut this.rows {
-                match rows.next() {
-                    Some(Ok(row)) => {
-                        if let Some(r) = &mut this.record {
-                            r.row(row.data.len());
-                        }
-                        return Poll::Ready(Some(Ok(row)));
-                    }
-                    Some(Err(e)) => {
-                        this.done = true;
-                        if let Some(mut r) = this.record.take() {
-                            r.finish(Some("22000"));
-                        }
-                        return Poll::Ready(Some(Err(e)));
-                    }
-                    None => this.rows = None,
+            if let Some(row) = this.rows.next() {
+                if let Some(r) = &mut this.record {
+                    r.row(row.data.len());
                 }
+                return Poll::Ready(Some(Ok(row)));
             }
             match this.batches.poll_next_unpin(cx) {
                 Poll::Pending => return Poll::Pending,
@@ -154,7 +146,16 @@ impl Stream for RowStream {
                 Poll::Ready(Some(Err(e))) => {
                     return Poll::Ready(Some(Err(this.fail(classify(e)))));
                 }
-                Poll::Ready(Some(Ok(batch))) => this.rows = Some(this.encode(batch)),
+                Poll::Ready(Some(Ok(batch))) => match this.encoder.encode(&batch) {
+                    Ok(rows) => this.rows = rows.into_iter(),
+                    Err(e) => {
+                        this.done = true;
+                        if let Some(mut r) = this.record.take() {
+                            r.finish(Some("22000"));
+                        }
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                },
             }
         }
     }
