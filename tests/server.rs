@@ -451,3 +451,149 @@ async fn subqueries_in_the_select_list_answer_or_refuse_never_null() {
         .unwrap_err();
     assert_eq!(code(&e), "21000", "{e:?}");
 }
+
+#[tokio::test]
+async fn information_schema_shows_what_the_account_may_read_with_postgres_types() {
+    use common::policy::{account, grant};
+    // `svc_narrow` may read incident only, and not its caller_id (for
+    // auditors only).
+    let policy = format!(
+        "{}[[role]]\nname = \"narrow\"\n\n[[role]]\nname = \"auditor\"\n\n{}{}\
+         [[acl]]\noperation = \"read\"\nname = \"incident.caller_id\"\nroles = [\"auditor\"]\n\n",
+        standard(),
+        account(
+            "svc_narrow",
+            "0000000000000000000000000000a008",
+            &["sn_odbc_rest_access", "narrow"],
+            "web_service_access_only = true",
+        ),
+        grant("incident", &["narrow"]),
+    );
+    let s = Server::start(Options::new(data_set(SCALE), policy));
+    let c = login(&s, "svc_narrow").await;
+    let text = |v: &[&str]| v.iter().map(|x| Some((*x).to_owned())).collect::<Vec<_>>();
+
+    assert_eq!(
+        rows(
+            &c,
+            "SELECT table_catalog, table_name, table_type, is_insertable_into \
+             FROM information_schema.tables WHERE table_schema = 'public'"
+        )
+        .await,
+        vec![text(&["sqlgate", "incident", "BASE TABLE", "NO"])]
+    );
+    assert_eq!(
+        rows(
+            &c,
+            "SELECT DISTINCT table_name FROM information_schema.columns WHERE table_schema = 'public'"
+        )
+        .await,
+        vec![text(&["incident"])]
+    );
+    assert_eq!(
+        rows(
+            &c,
+            "SELECT table_name, privilege_type, grantee FROM information_schema.table_privileges"
+        )
+        .await,
+        vec![text(&["incident", "SELECT", "svc_narrow"])]
+    );
+    assert_eq!(
+        rows(
+            &c,
+            "SELECT count(*) FROM information_schema.table_constraints"
+        )
+        .await,
+        vec![text(&["0"])]
+    );
+
+    // Every column the wire sends, in order, under the name of the type it
+    // is sent as; the hidden field is not there.
+    let described: Vec<(String, Type)> = c
+        .prepare("SELECT * FROM incident")
+        .await
+        .unwrap()
+        .columns()
+        .iter()
+        .map(|col| (col.name().to_owned(), col.type_().clone()))
+        .collect();
+    assert!(!described.iter().any(|(name, _)| name == "caller_id"));
+    let listed = rows(
+        &c,
+        "SELECT column_name, data_type, udt_name, udt_schema, ordinal_position \
+         FROM information_schema.columns WHERE table_name = 'incident' ORDER BY ordinal_position",
+    )
+    .await;
+    assert_eq!(listed.len(), described.len(), "{listed:?}");
+    for (i, (row, (name, ty))) in listed.iter().zip(&described).enumerate() {
+        let data_type = match ty.name() {
+            "text" => "text",
+            "int2" => "smallint",
+            "int4" => "integer",
+            "int8" => "bigint",
+            "bool" => "boolean",
+            "float8" => "double precision",
+            "timestamp" => "timestamp without time zone",
+            "timestamptz" => "timestamp with time zone",
+            other => panic!("{name}: no expectation for {other}"),
+        };
+        let position = (i + 1).to_string();
+        assert_eq!(
+            row,
+            &text(&[name, data_type, ty.name(), "pg_catalog", &position]),
+            "{name}"
+        );
+    }
+    let by_name = |n: &str| {
+        listed
+            .iter()
+            .find(|r| r[0].as_deref() == Some(n))
+            .map(|r| (r[1].clone().unwrap(), r[2].clone().unwrap()))
+    };
+    assert_eq!(by_name("number"), Some(("text".into(), "text".into())));
+    assert_eq!(by_name("priority"), Some(("integer".into(), "int4".into())));
+    assert_eq!(
+        by_name("opened_at"),
+        Some(("timestamp without time zone".into(), "timestamp".into()))
+    );
+
+    // The catalogs are described too, as PostgreSQL describes them.
+    assert_eq!(
+        rows(
+            &c,
+            "SELECT table_schema, table_type FROM information_schema.tables \
+             WHERE table_name IN ('columns', 'pg_class', 'pg_tables') ORDER BY table_name"
+        )
+        .await,
+        vec![
+            text(&["information_schema", "VIEW"]),
+            text(&["pg_catalog", "BASE TABLE"]),
+            text(&["pg_catalog", "VIEW"]),
+        ]
+    );
+    assert_eq!(
+        rows(
+            &c,
+            "SELECT data_type, udt_name FROM information_schema.columns \
+             WHERE table_name = 'pg_class' AND column_name IN ('oid', 'relname') ORDER BY 1"
+        )
+        .await,
+        vec![text(&["oid", "oid"]), text(&["text", "text"])]
+    );
+
+    // SHOW TABLES / SHOW COLUMNS read the same views.
+    let shown: Vec<_> = rows(&c, "SHOW TABLES")
+        .await
+        .into_iter()
+        .filter(|r| r[1].as_deref() == Some("public"))
+        .map(|r| r[2].clone())
+        .collect();
+    assert_eq!(shown, text(&["incident"]));
+    let columns: Vec<_> = rows(&c, "SHOW COLUMNS FROM incident")
+        .await
+        .into_iter()
+        .map(|r| r[3].clone().unwrap())
+        .collect();
+    let names: Vec<String> = described.into_iter().map(|(n, _)| n).collect();
+    assert_eq!(columns, names);
+}

@@ -18,6 +18,10 @@
 //!   tables are never rewritten, so a query over records keeps DataFusion's
 //!   answer.
 //! - `'pg_catalog.name'::regproc` / `::regtype` look the bare name up.
+//! - A relation name computed at run time and cast to `regclass`
+//!   (Metabase's `format('%I.%I', schema, table)::regclass`) is looked up in
+//!   `pg_class` by a correlated subquery; the library resolves only literal
+//!   and parameter names, and casts anything else to an integer.
 
 use std::ops::ControlFlow;
 use std::sync::OnceLock;
@@ -178,6 +182,7 @@ impl VisitorMut for Rewriter {
             .or_else(|| like_escape(expr))
             .or_else(|| catalog_scalar_subquery(expr))
             .or_else(|| qualified_catalog_name(expr))
+            .or_else(|| computed_regclass(expr))
         {
             *expr = new;
         }
@@ -570,6 +575,79 @@ fn qualified_catalog_name(expr: &Expr) -> Option<Expr> {
     })
 }
 
+/// `name` resolved the way `regclassin` does for quoted identifiers: either
+/// `schema.table` or a table of the current schema. A name that is not
+/// there gives NULL where PostgreSQL raises 42P01.
+const REGCLASS_LOOKUP: &str = "SELECT max(r.oid) FROM (\
+    SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name \
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON c.relnamespace = n.oid \
+    UNION ALL \
+    SELECT c.oid, quote_ident(c.relname) AS name \
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON c.relnamespace = n.oid \
+    WHERE n.nspname = current_schema()) r WHERE r.name = $1";
+
+/// `<text computed by a function>::regclass` -> the relation's oid.
+fn computed_regclass(expr: &Expr) -> Option<Expr> {
+    let Expr::Cast {
+        expr: operand,
+        data_type,
+        ..
+    } = expr
+    else {
+        return None;
+    };
+    let target = data_type.to_string().to_lowercase();
+    if target.strip_prefix("pg_catalog.").unwrap_or(&target) != "regclass" {
+        return None;
+    }
+    // Literals and parameters are the library's; a bare column is an oid
+    // being displayed, which stays an identity cast.
+    let computed = match strip_nested(operand) {
+        Expr::Function(_) => true,
+        Expr::BinaryOp {
+            op: BinaryOperator::StringConcat,
+            ..
+        } => true,
+        Expr::Cast { data_type, .. } => {
+            matches!(
+                data_type.to_string().to_lowercase().as_str(),
+                "text" | "varchar"
+            )
+        }
+        _ => false,
+    };
+    if !computed {
+        return None;
+    }
+    static TEMPLATE: OnceLock<Query> = OnceLock::new();
+    let template = TEMPLATE.get_or_init(|| {
+        match Parser::parse_sql(&PostgreSqlDialect {}, REGCLASS_LOOKUP)
+            .expect("the lookup parses")
+            .remove(0)
+        {
+            Statement::Query(q) => *q,
+            _ => unreachable!("the lookup is a query"),
+        }
+    });
+    struct Bind(Expr);
+    impl VisitorMut for Bind {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            if let Expr::Value(ValueWithSpan {
+                value: Value::Placeholder(_),
+                ..
+            }) = e
+            {
+                *e = self.0.clone();
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut query = template.clone();
+    let _ = VisitMut::visit(&mut query, &mut Bind(operand.as_ref().clone()));
+    Some(Expr::Subquery(Box::new(query)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -676,6 +754,20 @@ mod tests {
         );
         let other = "SELECT x[1] FROM t";
         assert_eq!(rw(other), other);
+    }
+
+    #[test]
+    fn computed_regclass_names_are_looked_up() {
+        let out = rw(
+            "SELECT col_description(CAST(CAST(format('%I.%I', s, t) AS REGCLASS) AS OID), 1) FROM x",
+        );
+        assert!(out.contains("max(r.oid)"), "{out}");
+        assert!(out.contains("r.name = format('%I.%I', s, t)"), "{out}");
+        // An oid column displayed as regclass, and literals, are left alone.
+        assert_eq!(
+            rw("SELECT c.oid::regclass FROM pg_class c"),
+            "SELECT c.oid::REGCLASS FROM pg_class c"
+        );
     }
 
     #[test]

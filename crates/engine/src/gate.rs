@@ -18,6 +18,10 @@ use datafusion::sql::sqlparser::parser::ParserError;
 
 use crate::error::{EngineError, sqlstate};
 
+mod cursor;
+
+pub use cursor::Fetch;
+
 /// How deep the parser may recurse: deeper input is refused (54001) rather
 /// than risking the stack.
 const RECURSION_LIMIT: usize = 64;
@@ -58,10 +62,78 @@ pub enum Command {
     Discard,
     /// `DEALLOCATE name`; `None` for `DEALLOCATE ALL`.
     Deallocate(Option<String>),
+    /// `DECLARE name CURSOR FOR query`.
+    Declare(Box<Declare>),
+    /// `FETCH` or `MOVE`.
+    Fetch(Fetch),
+    /// `CLOSE name`; `None` for `CLOSE ALL`.
+    Close(Option<String>),
+}
+
+/// A cursor declaration whose query passed the gate.
+#[derive(Debug, Clone)]
+pub struct Declare {
+    /// Folded to lower case unless quoted, as PostgreSQL does.
+    pub name: String,
+    /// `BINARY`: rows in binary format over the simple protocol.
+    pub binary: bool,
+    /// `WITH HOLD`: the cursor outlives the transaction that made it.
+    pub hold: bool,
+    /// The query, as [`Command::Query`] would hold it.
+    pub statement: Box<DFStatement>,
 }
 
 /// Parses and gates a request. Empty requests give no commands.
 pub fn check(sql: &str) -> Result<Vec<Command>, EngineError> {
+    let Some(pieces) = cursor::split(sql)? else {
+        return check_statements(sql);
+    };
+    let mut commands = Vec::new();
+    for piece in pieces {
+        match piece {
+            cursor::Piece::Sql(text) => commands.extend(check_statements(text)?),
+            cursor::Piece::Declare {
+                name,
+                binary,
+                hold,
+                query,
+            } => commands.push(declare(name, binary, hold, query)?),
+            cursor::Piece::Fetch(f) => commands.push(Command::Fetch(f)),
+            cursor::Piece::Close(name) => commands.push(Command::Close(name)),
+        }
+    }
+    Ok(commands)
+}
+
+/// A cursor's query goes through the same checks as the query sent alone;
+/// PostgreSQL accepts only SELECT and VALUES there.
+fn declare(name: String, binary: bool, hold: bool, query: &str) -> Result<Command, EngineError> {
+    let mut commands = check_statements(query)?;
+    match commands.pop() {
+        Some(Command::Query(statement))
+            if commands.is_empty()
+                && matches!(&*statement, DFStatement::Statement(s) if matches!(**s, Statement::Query(_))) =>
+        {
+            Ok(Command::Declare(Box::new(Declare {
+                name,
+                binary,
+                hold,
+                statement,
+            })))
+        }
+        None => Err(EngineError::new(
+            sqlstate::SYNTAX_ERROR,
+            "syntax error at end of input",
+        )),
+        Some(_) => Err(EngineError::new(
+            sqlstate::SYNTAX_ERROR,
+            "DECLARE CURSOR needs a SELECT or VALUES query",
+        )),
+    }
+}
+
+/// Parses and gates statements other than the cursor ones.
+fn check_statements(sql: &str) -> Result<Vec<Command>, EngineError> {
     // PostgreSQL's grammar first, with the rewrites that make common client
     // introspection queries plannable (`::regclass`, `= ANY(array)`, ...).
     // They change the AST before the gate judges it, so the gate judges
@@ -220,9 +292,11 @@ fn gate_sql(s: Statement) -> Result<Command, EngineError> {
             sqlstate::FEATURE_NOT_SUPPORTED,
             "SQL-level PREPARE/EXECUTE is not supported; use the extended query protocol",
         )),
+        // Cursor statements are taken apart before parsing; these forms
+        // reach the parser only nested where PostgreSQL has no cursors.
         S::Declare { .. } | S::Fetch { .. } | S::Close { .. } => Err(EngineError::new(
-            sqlstate::FEATURE_NOT_SUPPORTED,
-            "cursors are not supported; use a row limit on the portal to fetch in chunks",
+            sqlstate::SYNTAX_ERROR,
+            "cursor statements must stand on their own",
         )),
         other => Err(refused(statement_kind(&other))),
     }
@@ -487,5 +561,67 @@ mod tests {
     fn deep_nesting_is_refused_not_a_crash() {
         let sql = format!("SELECT {}1{}", "(".repeat(5000), ")".repeat(5000));
         assert_eq!(code(&sql), "54001");
+    }
+
+    #[test]
+    fn cursor_statements_are_classified() {
+        let commands = check(
+            "BEGIN; DECLARE \"C1\" NO SCROLL CURSOR WITH HOLD FOR SELECT * FROM incident; \
+             FETCH FORWARD 10 FROM \"C1\"; MOVE 5 IN \"C1\"; CLOSE \"C1\"; CLOSE ALL; COMMIT",
+        )
+        .unwrap();
+        assert!(matches!(commands[0], Command::Begin));
+        match &commands[1] {
+            Command::Declare(d) => {
+                assert_eq!(d.name, "C1");
+                assert!(d.hold && !d.binary);
+                assert!(
+                    matches!(&*d.statement, DFStatement::Statement(s) if matches!(**s, Statement::Query(_)))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(&commands[2], Command::Fetch(f) if f.name == "C1" && f.count == Some(10) && !f.skip)
+        );
+        assert!(matches!(&commands[3], Command::Fetch(f) if f.count == Some(5) && f.skip));
+        assert!(matches!(&commands[4], Command::Close(Some(n)) if n == "C1"));
+        assert!(matches!(commands[5], Command::Close(None)));
+        assert!(matches!(commands[6], Command::Commit));
+        match &check("declare c binary cursor for values (1)").unwrap()[0] {
+            Command::Declare(d) => assert!(d.name == "c" && d.binary && !d.hold),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_cursor_query_passes_the_same_gate() {
+        assert_eq!(
+            code("DECLARE c CURSOR FOR SELECT * FROM '/etc/passwd'"),
+            "42501"
+        );
+        assert_eq!(
+            code("DECLARE c CURSOR FOR SELECT * FROM read_csv('x')"),
+            "42883"
+        );
+        assert_eq!(
+            code("DECLARE c CURSOR FOR SELECT * FROM incident FOR UPDATE"),
+            "25006"
+        );
+        assert_eq!(
+            code("DECLARE c CURSOR FOR SELECT * INTO t2 FROM incident"),
+            "25006"
+        );
+        assert_eq!(code("DECLARE c CURSOR FOR DELETE FROM incident"), "25006");
+        assert_eq!(code("DECLARE c CURSOR FOR SHOW search_path"), "42601");
+        assert_eq!(code("DECLARE c CURSOR FOR"), "42601");
+        assert_eq!(code("DECLARE c SCROLL CURSOR FOR SELECT 1"), "0A000");
+        assert_eq!(code("DECLARE c CURSOR SELECT 1"), "42601");
+        // The whole request is refused, the cursor statements included.
+        assert_eq!(
+            code("DECLARE c CURSOR FOR SELECT 1; DROP TABLE incident"),
+            "25006"
+        );
+        assert_eq!(code("FETCH BACKWARD 1 FROM c"), "55000");
     }
 }

@@ -205,7 +205,9 @@ fn build_context(
 ) -> Result<SessionContext, EngineError> {
     let time_zone = vars.lock().expect("session vars").time_zone();
     let mut config = SessionConfig::new()
-        .with_information_schema(true)
+        // DataFusion's own information_schema would shadow the session's
+        // PostgreSQL-shaped one (see `info_schema`).
+        .with_information_schema(false)
         .with_default_catalog_and_schema(CATALOG, SCHEMA)
         .with_create_default_catalog_and_schema(false)
         .with_target_partitions(engine.options.target_partitions)
@@ -225,6 +227,7 @@ fn build_context(
 
     let schema = MemorySchemaProvider::new();
     let mut visible = HashMap::new();
+    let mut described = Vec::new();
     for name in policy.visible_tables(&engine.tables, principal) {
         let Some(table) = crate::catalog::secure_table(
             &engine.registry,
@@ -242,6 +245,7 @@ fn build_context(
             .map(|f| f.name().clone())
             .collect();
         visible.insert(name.clone(), columns);
+        described.push((name.clone(), table.schema()));
         schema
             .register_table(name, Arc::new(table))
             .map_err(EngineError::from)?;
@@ -258,6 +262,8 @@ fn build_context(
         Arc::clone(vars),
         &engine.options.server_version,
     )?;
+    crate::info_schema::register(&ctx, &principal.user_name, described)?;
+    ctx.register_udf(crate::pg_format::udf());
     Ok(ctx)
 }
 

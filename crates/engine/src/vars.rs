@@ -62,6 +62,10 @@ const PARAMETERS: &[(&str, &str, Kind)] = &[
     ("geqo", "on", Kind::Bool),
     ("jit", "off", Kind::Bool),
     ("client_min_messages", "notice", Kind::Text),
+    // Read-only in PostgreSQL (chosen at initdb); BI tools read them when
+    // they connect, and a missing one fails the connection.
+    ("lc_collate", "en_US.UTF-8", Kind::Fixed("en_US.UTF-8")),
+    ("lc_ctype", "en_US.UTF-8", Kind::Fixed("en_US.UTF-8")),
     ("lc_messages", "C", Kind::Text),
     ("lc_monetary", "C", Kind::Text),
     ("lc_numeric", "C", Kind::Text),
@@ -310,5 +314,19 @@ mod tests {
         v.set("statement_timeout", "0").unwrap();
         v.reset_all();
         assert_eq!(v.statement_timeout(), Some(Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn locale_parameters_answer_like_postgresql() {
+        let mut v = SessionVars::new("15.0");
+        for name in ["lc_collate", "LC_CTYPE"] {
+            let (canonical, value) = v.get(name).unwrap();
+            assert_eq!(canonical, name.to_lowercase());
+            assert_eq!(value, "en_US.UTF-8");
+        }
+        // Read-only in PostgreSQL: a SET changes nothing.
+        v.set("lc_collate", "C").unwrap();
+        assert_eq!(v.get("lc_collate").unwrap().1, "en_US.UTF-8");
+        assert!(v.all().iter().any(|(n, _)| n == "lc_ctype"));
     }
 }

@@ -24,6 +24,8 @@ pub(crate) enum Outcome {
     Rows(QueryResponse),
     /// A command tag such as `SET`.
     Tag(&'static str),
+    /// A tag with a row count, such as `MOVE 5`.
+    Count(&'static str, usize),
     Begin,
     /// COMMIT or ROLLBACK, with the tag to report.
     End(&'static str),
@@ -74,6 +76,7 @@ pub(crate) async fn plan(
     match command {
         Command::Query(statement) => Ok(Some(session.plan(statement).await?)),
         Command::Explain { statement, .. } => Ok(Some(session.plan(statement).await?)),
+        Command::Declare(d) => Ok(Some(session.plan(&d.statement).await?)),
         _ => Ok(None),
     }
 }
@@ -135,7 +138,8 @@ pub(crate) async fn run(
             let batches = stopper.run(session.execute(plan)).await?;
             Ok(Outcome::Rows(QueryResponse::new(
                 fields.clone(),
-                RowStream::new(batches, fields, stopper, record.take()),
+                RowStream::new(batches, fields, stopper, record.take())
+                    .with_time_zone(&session.vars().time_zone()),
             )))
         }
         Command::Show(name) => {
@@ -187,6 +191,10 @@ pub(crate) async fn run(
             session.apply_vars();
             Ok(Outcome::Deallocate(None, "DISCARD ALL"))
         }
+        Command::Declare(_) | Command::Fetch(_) | Command::Close(_) => Err(EngineError::new(
+            sqlstate::INTERNAL_ERROR,
+            "cursor commands run with the connection's cursors",
+        )),
         Command::Deallocate(name) => Ok(Outcome::Deallocate(
             name.clone(),
             if name.is_some() {

@@ -18,17 +18,18 @@ use datafusion::logical_expr::LogicalPlan;
 use futures::{Sink, SinkExt, StreamExt};
 use pgwire::api::portal::{Format, Portal, PortalExecutionState};
 use pgwire::api::query::{
-    ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_query_response,
-    send_ready_for_query,
+    ExtendedQueryHandler, SimpleQueryHandler, send_describe_response, send_execution_response,
+    send_query_response, send_ready_for_query,
 };
-use pgwire::api::results::{FieldInfo, Response, Tag};
+use pgwire::api::results::{DescribePortalResponse, FieldInfo, Response, Tag};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, MemPortalStore, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::extendedquery::{
-    Bind, BindComplete, Execute, Parse, ParseComplete, PortalSuspended,
+    Bind, BindComplete, Describe, Execute, Parse, ParseComplete, PortalSuspended,
+    TARGET_TYPE_BYTE_PORTAL,
 };
 use pgwire::messages::response::{EmptyQueryResponse, TransactionStatus};
 use pgwire::messages::simplequery::Query;
@@ -40,6 +41,10 @@ use crate::errors::{self, error};
 use crate::exec::{self, Outcome};
 use crate::observe::StatementRecord;
 use crate::rows::Stopper;
+
+mod cursor;
+
+use cursor::{Cursors, Origin};
 
 /// A statement prepared by Parse: gated, and planned when it is a query.
 #[derive(Debug, Clone)]
@@ -56,6 +61,8 @@ pub(crate) struct Prepared {
 pub(crate) struct QueryHandler {
     conn: Arc<Conn>,
     parser: Arc<Parser>,
+    /// The connection's SQL cursors; they close with it.
+    cursors: Arc<Cursors>,
     /// Names of the statements prepared on this connection, for
     /// `DEALLOCATE ALL` / `DISCARD ALL`.
     statement_names: std::sync::Mutex<HashSet<String>>,
@@ -63,10 +70,13 @@ pub(crate) struct QueryHandler {
 
 impl QueryHandler {
     pub fn new(conn: Arc<Conn>) -> QueryHandler {
+        let cursors = Arc::new(Cursors::default());
         QueryHandler {
             parser: Arc::new(Parser {
                 conn: Arc::clone(&conn),
+                cursors: Arc::clone(&cursors),
             }),
+            cursors,
             conn,
             statement_names: std::sync::Mutex::default(),
         }
@@ -84,7 +94,10 @@ async fn session(conn: &Conn) -> PgWireResult<MutexGuard<'_, Option<Session>>> {
 
 /// Counts a query against the account's hourly limit (53400 beyond it).
 fn charge(conn: &Conn, session: &Session, command: &Command) -> Result<(), EngineError> {
-    if !matches!(command, Command::Query(_) | Command::Explain { .. }) {
+    if !matches!(
+        command,
+        Command::Query(_) | Command::Explain { .. } | Command::Declare(_)
+    ) {
         return Ok(());
     }
     let user = &session.principal().user_name;
@@ -189,10 +202,28 @@ impl QueryHandler {
         plan: Option<LogicalPlan>,
         params: Option<datafusion::common::ParamValues>,
         format: &Format,
+        origin: Origin,
     ) -> PgWireResult<Outcome> {
         let mut record = Some(record(&self.conn, session, sql));
         let stopper = Stopper::new(self.conn.cancel.start(), exec::deadline(session));
-        match exec::run(session, command, plan, params, format, stopper, &mut record).await {
+        let outcome = match command {
+            Command::Declare(_) | Command::Fetch(_) | Command::Close(_) => {
+                self.cursors
+                    .run(
+                        session,
+                        command,
+                        plan,
+                        params,
+                        format,
+                        origin,
+                        stopper,
+                        &mut record,
+                    )
+                    .await
+            }
+            _ => exec::run(session, command, plan, params, format, stopper, &mut record).await,
+        };
+        match outcome {
             Ok(outcome) => {
                 if let Some(mut r) = record.take() {
                     r.finish(None);
@@ -258,18 +289,38 @@ impl QueryHandler {
                 .await?;
             return Ok(());
         }
+        // Several statements in one request run as one implicit transaction
+        // block, as in PostgreSQL: a cursor without hold may be declared in
+        // it, and closes when the request ends.
+        let implicit_block = commands.len() > 1;
         for command in commands {
+            let origin = Origin {
+                in_block: implicit_block
+                    || !matches!(client.transaction_status(), TransactionStatus::Idle),
+                simple: true,
+            };
             if let Err(e) = check_transaction(client.transaction_status(), &command)
                 .and_then(|()| charge(&self.conn, session, &command))
             {
                 return Err(refuse(&self.conn, session, sql, e));
             }
             let outcome = self
-                .run_recorded(session, sql, &command, None, None, &Format::UnifiedText)
+                .run_recorded(
+                    session,
+                    sql,
+                    &command,
+                    None,
+                    None,
+                    &Format::UnifiedText,
+                    origin,
+                )
                 .await?;
             match outcome {
                 Outcome::Rows(rows) => send_query_response(client, rows, true).await?,
                 Outcome::Tag(tag) => send_execution_response(client, Tag::new(tag)).await?,
+                Outcome::Count(tag, n) => {
+                    send_execution_response(client, Tag::new(tag).with_rows(n)).await?;
+                }
                 Outcome::Begin => {
                     send_execution_response(client, Tag::new("BEGIN")).await?;
                     let status = client.transaction_status().to_in_transaction_state();
@@ -281,11 +332,15 @@ impl QueryHandler {
                     } else {
                         tag
                     };
+                    self.cursors.end_transaction(tag == "COMMIT");
                     send_execution_response(client, Tag::new(tag)).await?;
                     client.set_transaction_status(TransactionStatus::Idle);
                 }
                 Outcome::Deallocate(name, tag) => {
                     self.forget_statements(client.portal_store().as_any(), name.as_deref());
+                    if tag == "DISCARD ALL" {
+                        self.cursors.close_all();
+                    }
                     send_execution_response(client, Tag::new(tag)).await?;
                 }
             }
@@ -382,6 +437,10 @@ impl SimpleQueryHandler for QueryHandler {
         }
         client.set_state(PgWireConnectionState::QueryInProgress);
         let outcome = self.simple(client, &query.query).await;
+        if matches!(client.transaction_status(), TransactionStatus::Idle) {
+            // The request's implicit transaction ends with it.
+            self.cursors.end_transaction(outcome.is_ok());
+        }
         // Errors go back through pgwire, which reports them and sends
         // ReadyForQuery with the failed-transaction status.
         client.set_state(PgWireConnectionState::ReadyForQuery);
@@ -435,6 +494,32 @@ impl ExtendedQueryHandler for QueryHandler {
             .send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
             .await?;
         Ok(())
+    }
+
+    /// A cursor declared in SQL is also a portal of that name, as in
+    /// PostgreSQL: psycopg describes its named cursors that way.
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if message.target_type == TARGET_TYPE_BYTE_PORTAL {
+            let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+            if client.portal_store().get_portal(name).is_none()
+                && let Some(binary) = self.cursors.binary(name)
+            {
+                let format = if binary {
+                    Format::UnifiedBinary
+                } else {
+                    Format::UnifiedText
+                };
+                let fields = self.cursors.fields(name, &format).unwrap_or_default();
+                return send_describe_response(client, &DescribePortalResponse::new(fields)).await;
+            }
+        }
+        self._on_describe(client, message).await
     }
 
     /// pgwire binds whatever count of values arrives; PostgreSQL refuses a
@@ -552,6 +637,10 @@ impl ExtendedQueryHandler for QueryHandler {
             }
             _ => None,
         };
+        let origin = Origin {
+            in_block: !matches!(client.transaction_status(), TransactionStatus::Idle),
+            simple: false,
+        };
         let outcome = self
             .run_recorded(
                 session,
@@ -560,15 +649,24 @@ impl ExtendedQueryHandler for QueryHandler {
                 plan,
                 params,
                 &portal.result_column_format,
+                origin,
             )
             .await?;
         Ok(match outcome {
             Outcome::Rows(rows) => Response::Query(rows),
             Outcome::Tag(tag) => Response::Execution(Tag::new(tag)),
+            Outcome::Count(tag, n) => Response::Execution(Tag::new(tag).with_rows(n)),
             Outcome::Begin => Response::TransactionStart(Tag::new("BEGIN")),
-            Outcome::End(tag) => Response::TransactionEnd(Tag::new(tag)),
+            Outcome::End(tag) => {
+                let failed = matches!(client.transaction_status(), TransactionStatus::Error);
+                self.cursors.end_transaction(tag == "COMMIT" && !failed);
+                Response::TransactionEnd(Tag::new(tag))
+            }
             Outcome::Deallocate(name, tag) => {
                 self.forget_statements(client.portal_store().as_any(), name.as_deref());
+                if tag == "DISCARD ALL" {
+                    self.cursors.close_all();
+                }
                 Response::Execution(Tag::new(tag))
             }
         })
@@ -598,6 +696,8 @@ fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<DataType>>, EngineEr
 /// Parse-time work of the extended protocol.
 pub(crate) struct Parser {
     conn: Arc<Conn>,
+    /// A FETCH is described with its cursor's columns.
+    cursors: Arc<Cursors>,
 }
 
 #[async_trait]
@@ -660,6 +760,15 @@ impl QueryParser for Parser {
         stmt: &Prepared,
         format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
+        if let Command::Fetch(f) = &stmt.command {
+            let fields = (!f.skip)
+                .then(|| {
+                    self.cursors
+                        .fields(&f.name, format.unwrap_or(&Format::UnifiedText))
+                })
+                .flatten();
+            return Ok(fields.unwrap_or_default());
+        }
         match exec::result_schema(&stmt.command, stmt.plan.as_ref()) {
             None => Ok(Vec::new()),
             Some(schema) => exec::fields_for(&schema, format.unwrap_or(&Format::UnifiedText))
