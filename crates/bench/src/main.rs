@@ -1,0 +1,296 @@
+//! `sqlgate-bench`: the same workload against sqlgate and PostgreSQL 15
+//! (with row-level security for the restricted account), side by side in
+//! one run, as medians and ratios. `bench/run` builds and runs it.
+
+mod load;
+mod targets;
+mod workload;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use tokio_postgres::Client;
+
+use targets::Target;
+use workload::{Mode, Query};
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs the benchmark workload against sqlgate and a local PostgreSQL 15
+/// loaded with the same rows, taking turns (A B A B …), and writes the
+/// medians and ratios to BENCHMARKS.md.
+///
+/// The restricted account is the demo's service-desk agent: on sqlgate its
+/// ACLs filter incidents to its groups and mask work notes; on PostgreSQL
+/// the same rules are a row-level-security policy and security-barrier
+/// views. The privileged account sees everything on both.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// The sqlgate binary to benchmark (build it with --release).
+    #[arg(long, default_value = "target/release/sqlgate")]
+    sqlgate: PathBuf,
+    /// Incidents in the data set (other tables in proportion).
+    #[arg(long, default_value_t = 1_000_000)]
+    scale: u64,
+    /// Timed runs of each query on each target; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Clients of the concurrent mix.
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Where the data set and the PostgreSQL cluster live (kept between
+    /// runs: the data set is generated once per scale).
+    #[arg(long, default_value = ".sqlgate-bench")]
+    work_dir: PathBuf,
+    /// PostgreSQL 15's server programs (initdb, postgres); found in
+    /// /usr/lib/postgresql/15/bin or on PATH when not given.
+    #[arg(long)]
+    pg_bin: Option<PathBuf>,
+    /// The report to write.
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    out: PathBuf,
+}
+
+struct Account {
+    label: &'static str,
+    sqlgate: (&'static str, &'static str),
+    postgres: &'static str,
+}
+
+const RESTRICTED: &str = "svc_desk";
+
+const ACCOUNTS: [Account; 2] = [
+    Account {
+        label: "privileged",
+        sqlgate: ("svc_powerbi", "demo-powerbi"),
+        postgres: "bench_privileged",
+    },
+    Account {
+        label: "restricted",
+        sqlgate: (RESTRICTED, "demo-desk"),
+        postgres: RESTRICTED,
+    },
+];
+
+type Connect = dyn Fn() -> BoxFuture<'static, Result<Client, Error>> + Sync + Send;
+
+fn connector(target: &Arc<Target>, user: &str, password: &str) -> Box<Connect> {
+    let target = Arc::clone(target);
+    // PostgreSQL's accounts log in by trust, with no password at all.
+    let credentials = if password.is_empty() {
+        format!("user={user}")
+    } else {
+        format!("user={user} password={password}")
+    };
+    Box::new(move || {
+        let target = Arc::clone(&target);
+        let credentials = credentials.clone();
+        async move { target.connect_with(&credentials).await }.boxed()
+    })
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    if let Err(e) = bench(args).await {
+        eprintln!("sqlgate-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn bench(args: Args) -> Result<(), Error> {
+    let work = std::path::absolute(&args.work_dir)?;
+    std::fs::create_dir_all(&work)?;
+    let demo = work.join("demo");
+    targets::prepare_demo(&args.sqlgate, &demo, args.scale)?;
+    let policy: toml::Table = std::fs::read_to_string(demo.join("policy.toml"))?.parse()?;
+    let restricted = load::Restricted::from_policy(&policy, RESTRICTED)?;
+
+    eprintln!("starting PostgreSQL 15 and loading the same rows");
+    let pg_bin = targets::pg_bin(args.pg_bin.as_deref())?;
+    let postgres = Arc::new(targets::start_postgres(&pg_bin, &work.join("postgres"))?);
+    let admin = postgres.connect_as("postgres").await?;
+    load::load(&admin, &demo.join("data"), &restricted).await?;
+    let pg_version: String = admin.query_one("SHOW server_version", &[]).await?.get(0);
+
+    eprintln!("starting sqlgate");
+    let sqlgate = Arc::new(targets::start_sqlgate(&args.sqlgate, &demo, &work)?);
+    let sqlgate_version = targets::run(
+        std::process::Command::new(&args.sqlgate).arg("--version"),
+        "sqlgate --version",
+    )?;
+
+    let targets = [Arc::clone(&sqlgate), Arc::clone(&postgres)];
+    let mut results: Vec<Row> = Vec::new();
+    for account in &ACCOUNTS {
+        let connects: Vec<Box<Connect>> = vec![
+            connector(&sqlgate, account.sqlgate.0, account.sqlgate.1),
+            connector(&postgres, account.postgres, ""),
+        ];
+        let mut clients = Vec::new();
+        for c in &connects {
+            clients.push(c().await?);
+        }
+        // A number the account can see, in the middle of its incidents.
+        let lookup: String = clients[1]
+            .query_one(
+                "SELECT number FROM incident ORDER BY number \
+                 OFFSET (SELECT count(*) / 2 FROM incident) LIMIT 1",
+                &[],
+            )
+            .await?
+            .get(0);
+        for query in workload::all(&lookup, args.clients) {
+            eprintln!("  {} / {}", account.label, query.name);
+            let mut times: Vec<Vec<Duration>> = vec![Vec::new(); targets.len()];
+            let mut rows = vec![0u64; targets.len()];
+            // A warm-up run each, then the targets take turns.
+            for round in 0..=args.runs {
+                for (t, connect) in connects.iter().enumerate() {
+                    let (elapsed, n) =
+                        workload::run_once(connect.as_ref(), &clients[t], &query, &lookup)
+                            .await
+                            .map_err(|e| format!("{} on {}: {e}", query.name, targets[t].name))?;
+                    if round > 0 {
+                        times[t].push(elapsed);
+                    }
+                    rows[t] = n;
+                }
+            }
+            results.push(Row {
+                account: account.label,
+                query,
+                medians: times.into_iter().map(median).collect(),
+                rows,
+            });
+        }
+    }
+    let report = render(&args, &results, &pg_version, sqlgate_version.trim());
+    print!("{report}");
+    std::fs::write(&args.out, report)?;
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}
+
+struct Row {
+    account: &'static str,
+    query: Query,
+    /// sqlgate, PostgreSQL.
+    medians: Vec<Duration>,
+    rows: Vec<u64>,
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<u64>().ok())
+        })
+        .map(|k| format!("{} GiB", k / 1024 / 1024))
+        .unwrap_or_default();
+    format!("{cores} cores ({cpu}), {memory}")
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+fn render(args: &Args, rows: &[Row], pg_version: &str, sqlgate_version: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Benchmarks\n");
+    let _ = writeln!(
+        s,
+        "sqlgate and PostgreSQL {pg_version} on the same {} incidents, side by side in one run \
+         ({} timed runs each after a warm-up, taking turns; medians). \
+         Ratio = PostgreSQL time / sqlgate time (above 1: sqlgate is faster).\n",
+        args.scale, args.runs
+    );
+    let _ = writeln!(s, "- Machine: {}", machine());
+    let _ = writeln!(s, "- sqlgate: {sqlgate_version}, over TLS (SCRAM login)");
+    let _ = writeln!(
+        s,
+        "- PostgreSQL: {pg_version}, local cluster without TLS (trust login), B-tree indexes on \
+         `number` and `sys_id`, row-level security and security-barrier views for the \
+         restricted account"
+    );
+    let _ = writeln!(
+        s,
+        "- Command: `bench/run --scale {} --runs {} --clients {}`\n",
+        args.scale, args.runs, args.clients
+    );
+    let _ = writeln!(
+        s,
+        "| query | account | sqlgate ms | PostgreSQL ms | ratio | rows (sqlgate / PostgreSQL) | sqlgate rows/s |"
+    );
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---|---:|");
+    let mut overhead: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    for r in rows {
+        let ratio = r.medians[1].as_secs_f64() / r.medians[0].as_secs_f64().max(1e-9);
+        let rate = match r.query.mode {
+            Mode::Text | Mode::Binary if r.rows[0] > 1000 => format!(
+                "{:.0}",
+                r.rows[0] as f64 / r.medians[0].as_secs_f64().max(1e-9)
+            ),
+            _ => String::new(),
+        };
+        let same = if r.rows[0] == r.rows[1] { "" } else { " ≠" };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {:.2}x | {} / {}{same} | {rate} |",
+            r.query.name,
+            r.account,
+            ms(r.medians[0]),
+            ms(r.medians[1]),
+            ratio,
+            r.rows[0],
+            r.rows[1],
+        );
+        overhead.entry(r.query.name).or_default().push(r.medians[0]);
+    }
+    let _ = writeln!(
+        s,
+        "\n## sqlgate: restricted account against privileged\n\n| query | restricted / privileged |\n|---|---:|"
+    );
+    for (name, t) in &overhead {
+        if let [privileged, restricted] = t.as_slice() {
+            let _ = writeln!(
+                s,
+                "| {name} | {:.2}x |",
+                restricted.as_secs_f64() / privileged.as_secs_f64().max(1e-9)
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nRows marked ≠ differ between the targets: the two rule sets disagree for that \
+         query, and its timing compares different work."
+    );
+    s
+}

@@ -1,0 +1,270 @@
+//! The servers under test, started as child processes: sqlgate on the demo
+//! data set, and a throwaway PostgreSQL 15 cluster loaded with the same rows.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_postgres::{Client, NoTls};
+
+use crate::Error;
+
+/// A server a workload runs against.
+pub struct Target {
+    pub name: String,
+    pub conn: String,
+    pub tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+    _process: Process,
+}
+
+impl Target {
+    /// Connects as `user` (no password: PostgreSQL's trust login).
+    pub async fn connect_as(&self, user: &str) -> Result<Client, Error> {
+        self.connect_with(&format!("user={user}")).await
+    }
+
+    /// Connects with `extra` (`key=value` pairs) appended to the target's
+    /// connection string.
+    pub async fn connect_with(&self, extra: &str) -> Result<Client, Error> {
+        let conn = format!("{} {extra}", self.conn);
+        let client = match &self.tls {
+            Some(tls) => {
+                let (c, conn) = tokio_postgres::connect(&conn, tls.clone()).await?;
+                tokio::spawn(conn);
+                c
+            }
+            None => {
+                let (c, conn) = tokio_postgres::connect(&conn, NoTls).await?;
+                tokio::spawn(conn);
+                c
+            }
+        };
+        Ok(client)
+    }
+}
+
+/// A child process, stopped when dropped.
+pub struct Process(Option<Child>);
+
+impl Process {}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> Result<u16, Error> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Runs a command to completion, failing with its output.
+pub fn run(cmd: &mut Command, what: &str) -> Result<String, Error> {
+    let out = cmd.output().map_err(|e| format!("{what}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{what} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Prepares the demo data set, policy and certificate in `dir` (cached by
+/// scale) by starting `sqlgate serve --demo` once.
+pub fn prepare_demo(sqlgate: &Path, dir: &Path, scale: u64) -> Result<(), Error> {
+    let marker = dir.join(format!("ready-{scale}"));
+    if marker.exists() {
+        return Ok(());
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    eprintln!(
+        "generating the demo data set (scale {scale}) in {}",
+        dir.display()
+    );
+    let mut child = Command::new(sqlgate)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--scale"])
+        .arg(scale.to_string())
+        .arg("--data-dir")
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("start {}: {e}", sqlgate.display()))?;
+    let stdout = child.stdout.take().expect("piped");
+    let ready = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("sqlgate listening on "));
+    let _ = child.kill();
+    let _ = child.wait();
+    if !ready {
+        return Err("sqlgate serve --demo did not start".into());
+    }
+    std::fs::write(marker, "")?;
+    Ok(())
+}
+
+/// Starts sqlgate on the prepared demo directory with the demo policy minus
+/// its rate limits (the benchmark runs more queries than the demo allows).
+pub fn start_sqlgate(sqlgate: &Path, demo: &Path, work: &Path) -> Result<Target, Error> {
+    let policy_text = std::fs::read_to_string(demo.join("policy.toml"))?;
+    let mut policy: toml::Table = policy_text.parse()?;
+    policy.remove("rate_limit");
+    std::fs::write(work.join("policy.toml"), toml::to_string(&policy)?)?;
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = {:?}\ntls_key = {:?}\n\
+         max_connections = 200\n[storage]\ndata_dir = {:?}\n[policy]\nfile = \"policy.toml\"\n",
+        demo.join("server.crt"),
+        demo.join("server.key"),
+        demo.join("data"),
+    );
+    let config_path = work.join("sqlgate.toml");
+    std::fs::write(&config_path, config)?;
+    let mut child = Command::new(sqlgate)
+        .args(["serve", "--log", "warn", "--config"])
+        .arg(&config_path)
+        .current_dir(work)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let addr: SocketAddr = loop {
+        match lines.next() {
+            Some(Ok(l)) => {
+                if let Some(a) = l.strip_prefix("sqlgate listening on ") {
+                    break a.trim().parse()?;
+                }
+            }
+            _ => return Err("sqlgate exited before listening".into()),
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let cert = std::fs::read_to_string(demo.join("server.crt"))?;
+    Ok(Target {
+        name: "sqlgate".into(),
+        conn: format!(
+            "host=127.0.0.1 port={} dbname=sqlgate sslmode=require",
+            addr.port()
+        ),
+        tls: Some(trusting(&cert)?),
+        _process: Process(Some(child)),
+    })
+}
+
+fn trusting(cert_pem: &str) -> Result<tokio_postgres_rustls::MakeRustlsConnect, Error> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(cert_pem.as_bytes()) {
+        roots.add(cert?)?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// The directory holding PostgreSQL's server programs.
+pub fn pg_bin(explicit: Option<&Path>) -> Result<PathBuf, Error> {
+    if let Some(p) = explicit {
+        return Ok(p.to_owned());
+    }
+    let debian = PathBuf::from("/usr/lib/postgresql/15/bin");
+    if debian.join("initdb").exists() {
+        return Ok(debian);
+    }
+    if let Ok(out) = Command::new("sh")
+        .args(["-c", "command -v initdb"])
+        .output()
+        && out.status.success()
+    {
+        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if let Some(dir) = path.parent() {
+            return Ok(dir.to_owned());
+        }
+    }
+    Err(
+        "PostgreSQL 15's server programs were not found: install postgresql-15 (bench/run does)"
+            .into(),
+    )
+}
+
+/// Starts a fresh PostgreSQL cluster in `dir` on a free loopback port.
+/// PostgreSQL refuses to run as root: then the cluster belongs to the
+/// `postgres` account, and the programs run as it.
+pub fn start_postgres(bin: &Path, dir: &Path) -> Result<Target, Error> {
+    let data = dir.join("pgdata");
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(dir)?;
+    let as_root = run(Command::new("id").arg("-u"), "id -u")?.trim() == "0";
+    let wrap = |program: &str| -> Command {
+        if as_root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(bin.join(program));
+            c
+        } else {
+            Command::new(bin.join(program))
+        }
+    };
+    if as_root {
+        run(
+            Command::new("chown").args(["-R", "postgres"]).arg(dir),
+            "chown the cluster directory",
+        )?;
+    }
+    run(
+        wrap("initdb")
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "-D",
+            ])
+            .arg(&data),
+        "initdb",
+    )?;
+    let port = free_port()?;
+    let child = wrap("postgres")
+        .arg("-D")
+        .arg(&data)
+        .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+        .arg("-c")
+        .arg(format!("unix_socket_directories={}", dir.display()))
+        .args(["-c", "shared_buffers=1GB", "-c", "work_mem=64MB"])
+        .args(["-c", "max_connections=200", "-c", "fsync=off"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err("PostgreSQL did not start".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Accepting TCP is not yet accepting logins.
+    std::thread::sleep(Duration::from_millis(500));
+    Ok(Target {
+        name: "PostgreSQL 15".into(),
+        conn: format!("host=127.0.0.1 port={port} dbname=postgres"),
+        tls: None,
+        _process: Process(Some(child)),
+    })
+}
