@@ -135,6 +135,12 @@ pub struct TokenAuth {
     /// Clock skew allowed on `exp` and `nbf`.
     #[serde(default = "default_leeway")]
     pub leeway_seconds: u64,
+    /// Ask TLS clients for their password in clear instead of SCRAM, so a
+    /// token can be sent as the password (clients without OAUTHBEARER:
+    /// pgjdbc, Npgsql, psqlODBC). Passwords are then checked against the
+    /// same stored verifiers, but channel binding is gone.
+    #[serde(default)]
+    pub as_password: bool,
 }
 
 fn default_leeway() -> u64 {

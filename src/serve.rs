@@ -84,6 +84,7 @@ pub async fn run(config: Config, banner: Option<String>) -> Result<(), BoxError>
             lockout_duration: config.limits.lockout_duration,
         },
         token,
+        token_as_password: config.auth.token.as_ref().is_some_and(|t| t.as_password),
     };
     let audit = match &config.audit {
         Some(a) => Some(

@@ -385,13 +385,21 @@ fn sign(
 }
 
 fn token_server(issuer: &TokenIssuer, lockout_threshold: u32) -> (Server, tempfile::TempDir) {
+    token_server_with(issuer, lockout_threshold, "")
+}
+
+fn token_server_with(
+    issuer: &TokenIssuer,
+    lockout_threshold: u32,
+    token_extra: &str,
+) -> (Server, tempfile::TempDir) {
     let mut opts = Options::new(data_set(SCALE), policy());
     let dir = tempfile::tempdir().unwrap();
     let jwks = dir.path().join("jwks.json");
     std::fs::write(&jwks, &issuer.jwks).unwrap();
     opts.extra = format!(
         "[audit]\nfile = \"audit.jsonl\"\n[limits]\nlockout_threshold = {lockout_threshold}\n\
-         [auth.token]\nissuer = {ISSUER:?}\naudience = {AUDIENCE:?}\njwks = {:?}\nleeway_seconds = 60\n",
+         [auth.token]\nissuer = {ISSUER:?}\naudience = {AUDIENCE:?}\njwks = {:?}\nleeway_seconds = 60\n{token_extra}\n",
         jwks.display().to_string()
     );
     (Server::start(opts), dir)
@@ -786,4 +794,111 @@ async fn refused_tokens_lock_the_name_like_wrong_passwords() {
     // Another name is untouched.
     let all = issuer.es256(&TokenIssuer::claims("sub-all"));
     assert_eq!(token_login(&s, "svc_all", &all).await, Outcome::In);
+}
+
+/// With `as_password`, clients that know no OAUTHBEARER (psql before 18,
+/// pgjdbc, Npgsql) send the token as the password, over TLS only; a real
+/// password still works, checked against the same verifier.
+#[tokio::test]
+async fn tokens_sent_as_the_password() {
+    let issuer = TokenIssuer::new();
+    let (mut s, _keys) = token_server_with(&issuer, 100, "as_password = true");
+    let mut secrets = Vec::new();
+
+    // psql, libpq's own login, with the token in PGPASSWORD.
+    let good = issuer.es256(&TokenIssuer::claims("sub-all"));
+    secrets.push(good.clone());
+    let out = s.psql(
+        "svc_all",
+        &good,
+        &["-At", "-c", "SELECT count(*) FROM incident"],
+    );
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let n: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(n > 0, "incident rows: {n}");
+
+    // tokio-postgres with an RS256 token.
+    let rs = issuer.rs256(&TokenIssuer::claims("sub-hr"));
+    secrets.push(rs.clone());
+    let c = s.connect("svc_hr", &rs).await.unwrap();
+    assert!(count(&c, "SELECT count(*) FROM sn_hr_core_case").await > 0);
+    drop(c);
+
+    // The password, sent whole, is checked against the stored verifier.
+    let c = s.connect("svc_all", &password("svc_all")).await.unwrap();
+    assert_eq!(count(&c, "SELECT 1::bigint").await, 1);
+    drop(c);
+
+    // No SCRAM is offered any more: a client that insists on channel
+    // binding cannot log in (the price of sending tokens as passwords).
+    let strict = format!(
+        "{} channel_binding=require",
+        s.conn_string("svc_all", &password("svc_all"))
+    );
+    assert!(tokio_postgres::connect(&strict, s.tls()).await.is_err());
+
+    // Every bad credential: the same 28P01 and message, whether or not the
+    // account exists, whether it was a token or a password.
+    let mut expired = TokenIssuer::claims("sub-all");
+    expired["exp"] = (now() - 3600).into();
+    let expired = issuer.es256(&expired);
+    let hr_token = issuer.es256(&TokenIssuer::claims("sub-hr"));
+    secrets.push(hr_token.clone());
+    let cases: Vec<(&str, String)> = vec![
+        ("svc_all", expired),
+        ("svc_all", hr_token.clone()),
+        ("svc_all", "wrong-password".into()),
+        ("svc_all", format!("{good}x")),
+        ("nobody_here", good.clone()),
+        ("nobody_here", "a-password".into()),
+    ];
+    for (user, credential) in &cases {
+        let e = s.connect(user, credential).await.unwrap_err();
+        assert_eq!(code(&e), "28P01", "{user}: {e}");
+        assert_eq!(
+            db_message(&e),
+            format!("password authentication failed for user \"{user}\""),
+        );
+    }
+    // A good token for an account that may not connect: 28000.
+    let inter = issuer.es256(&TokenIssuer::claims("sub-interactive"));
+    secrets.push(inter.clone());
+    let e = s.connect("svc_interactive", &inter).await.unwrap_err();
+    assert_eq!(code(&e), "28000", "{e}");
+
+    s.terminate(Duration::from_secs(30)).expect("exits");
+    let path = s.dir.path().join("audit.jsonl");
+    let records = audit_records(&path);
+    let login = |account: &str, method: &str, outcome: &str| {
+        records.iter().any(|r| {
+            r["event"] == "login"
+                && r["account"] == account
+                && r["method"] == method
+                && r["outcome"] == outcome
+        })
+    };
+    assert!(login("svc_all", "token", "success"));
+    assert!(login("svc_hr", "token", "success"));
+    assert!(login("svc_all", "scram", "success"));
+    assert!(login("svc_all", "token", "failure"));
+    assert!(login("svc_all", "scram", "failure"));
+    assert!(login("nobody_here", "token", "failure"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let log = s.log().join("\n");
+    for secret in secrets
+        .iter()
+        .map(String::as_str)
+        .chain(["wrong-password", "a-password"])
+    {
+        assert!(!text.contains(secret), "credential in the audit log");
+        assert!(!log.contains(secret), "credential in the server log");
+        let signature = secret.rsplit('.').next().unwrap();
+        if signature.len() >= 8 {
+            assert!(!text.contains(signature) && !log.contains(signature));
+        }
+    }
 }

@@ -32,6 +32,10 @@ pub(crate) enum Auth {
         user: String,
         state: Box<ServerFirst>,
     },
+    /// A whole password (or a bearer token as the password) was asked for.
+    PasswordAsked {
+        user: String,
+    },
     /// OAUTHBEARER: the error challenge was sent (RFC 7628 §3.2.2); the
     /// client must answer with a lone %x01, then the login fails. `reason`
     /// is why the token was refused and the metrics label for it, `None`

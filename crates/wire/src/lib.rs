@@ -53,6 +53,10 @@ pub struct WireConfig {
     pub limits: limits::LimitsConfig,
     /// Bearer-token login (OAUTHBEARER), when `[auth.token]` is configured.
     pub token: Option<Arc<token::TokenVerifier>>,
+    /// Over TLS, ask for the password in clear (PostgreSQL's `password`
+    /// method) instead of SCRAM, so that a bearer token can be sent as the
+    /// password by clients that know no OAUTHBEARER.
+    pub token_as_password: bool,
 }
 
 impl Default for WireConfig {
@@ -67,6 +71,7 @@ impl Default for WireConfig {
             shutdown_grace: Duration::from_secs(30),
             limits: limits::LimitsConfig::default(),
             token: None,
+            token_as_password: false,
         }
     }
 }

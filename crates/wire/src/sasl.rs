@@ -54,6 +54,30 @@ pub fn response(msg: PasswordMessageFamily) -> Result<SASLResponse, PgWireError>
     }
 }
 
+/// Longest password (or bearer token sent as one) accepted, in bytes.
+/// Tokens of real identity providers stay well under this.
+pub const MAX_PASSWORD: usize = 16 * 1024;
+
+/// A PasswordMessage: one NUL-terminated UTF-8 string and nothing after.
+pub fn password(msg: PasswordMessageFamily) -> Result<String, PgWireError> {
+    let malformed = |what: &str| fatal("08P01", format!("malformed password message: {what}"));
+    let body = match msg {
+        PasswordMessageFamily::Raw(body) => body,
+        PasswordMessageFamily::Password(p) => return Ok(p.password),
+        _ => return Err(malformed("expected a password")),
+    };
+    let Some((&0, text)) = body.split_last() else {
+        return Err(malformed("not terminated"));
+    };
+    if text.contains(&0) {
+        return Err(malformed("data after the password"));
+    }
+    if text.len() > MAX_PASSWORD {
+        return Err(malformed("too long"));
+    }
+    String::from_utf8(text.to_vec()).map_err(|_| malformed("not UTF-8"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,5 +109,18 @@ mod tests {
         ] {
             assert!(initial_response(raw(bytes)).is_err(), "{bytes:?}");
         }
+    }
+
+    #[test]
+    fn password_messages_are_checked() {
+        assert_eq!(password(raw(b"secret\0")).unwrap(), "secret");
+        assert_eq!(password(raw(b"\0")).unwrap(), "");
+        for bad in [&b""[..], b"secret", b"sec\0ret\0", b"\xff\xfe\0"] {
+            let e = password(raw(bad)).unwrap_err();
+            assert!(format!("{e:?}").contains("08P01"), "{bad:?}: {e:?}");
+        }
+        let mut long = vec![b'a'; MAX_PASSWORD + 1];
+        long.push(0);
+        assert!(password(raw(&long)).is_err());
     }
 }

@@ -74,6 +74,16 @@ impl Verifier {
         }
     }
 
+    /// Whether `password` is the one this verifier was made from: the same
+    /// key derivation as a SCRAM exchange, compared in constant time. For a
+    /// password sent whole (over TLS, when the server asks for one).
+    pub fn matches_password(&self, password: &str) -> bool {
+        let other = Verifier::from_password(password, &self.salt, self.iterations);
+        let stored: bool = other.stored_key.ct_eq(&self.stored_key).into();
+        let server: bool = other.server_key.ct_eq(&self.server_key).into();
+        stored & server
+    }
+
     /// The PostgreSQL text form.
     pub fn encode(&self) -> String {
         format!(
@@ -333,6 +343,17 @@ pub fn end_point_binding(cert_der: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_passwords_match_their_verifier_only() {
+        let v = Verifier::parse(&hash_password("correct horse")).unwrap();
+        assert!(v.matches_password("correct horse"));
+        assert!(!v.matches_password("correct horse "));
+        assert!(!v.matches_password(""));
+        let decoy = Verifier::decoy(b"secret", "nobody");
+        assert!(!decoy.matches_password(""));
+        assert!(!decoy.matches_password("nobody"));
+    }
 
     /// A client written from the RFC, to drive the server side.
     struct Client {

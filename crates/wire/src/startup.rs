@@ -4,6 +4,8 @@
 //! - SCRAM-SHA-256(-PLUS) against the account's stored verifier;
 //! - over TLS, when `[auth.token]` is configured, OAUTHBEARER with a JWT
 //!   whose `sub` is the account's `token_subject` (see `token.rs`);
+//! - over TLS, with `[auth.token] as_password`, instead of SASL: a password
+//!   sent whole, which is either such a JWT or the account's password;
 //!
 //! then the account checks (active, not locked out, web-service only, holds
 //! a SQL API role, access policies).
@@ -175,6 +177,15 @@ impl StartupHandler for Startup {
                     *auth = Auth::Done;
                     return Ok(());
                 }
+                if self.whole_password_asked(client) {
+                    client
+                        .send(PgWireBackendMessage::Authentication(
+                            Authentication::CleartextPassword,
+                        ))
+                        .await?;
+                    *auth = Auth::PasswordAsked { user };
+                    return Ok(());
+                }
                 let mut mechanisms = self.offer(client).mechanisms();
                 if self.token_offered(client) {
                     mechanisms.push(token::MECHANISM.to_owned());
@@ -259,6 +270,12 @@ impl StartupHandler for Startup {
                 *auth = Auth::Done;
                 self.complete(client, &user, LoginMethod::Scram).await?;
             }
+            (PgWireFrontendMessage::PasswordMessageFamily(msg), Auth::PasswordAsked { user }) => {
+                let user = user.clone();
+                let password = sasl::password(msg)?;
+                self.whole_password_login(client, &user, &password).await?;
+                *auth = Auth::Done;
+            }
             (
                 PgWireFrontendMessage::PasswordMessageFamily(_),
                 Auth::TokenRefused { user, reason },
@@ -290,6 +307,73 @@ impl Startup {
     /// proof, is replayable by whoever reads it.
     fn token_offered<C: ClientInfo>(&self, client: &C) -> bool {
         self.conn.shared.config.token.is_some() && client.is_secure()
+    }
+
+    /// With `[auth.token] as_password`, TLS logins send the password whole,
+    /// so a token fits where a password goes. Never over plaintext.
+    fn whole_password_asked<C: ClientInfo>(&self, client: &C) -> bool {
+        let config = &self.conn.shared.config;
+        config.token_as_password && config.token.is_some() && client.is_secure()
+    }
+
+    /// A password sent whole: a JWT (three base64url parts) is checked as a
+    /// bearer token, anything else against the account's stored verifier
+    /// (a decoy for an unknown account, so both cost the same). Every
+    /// failure is the same 28P01 and counts toward the lockout.
+    async fn whole_password_login<C>(
+        &self,
+        client: &mut C,
+        user: &str,
+        password: &str,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let policy = self.conn.shared.engine.policy();
+        let account = policy.account(user);
+        let (method, refusal) = if token::looks_like_jwt(password) {
+            let verifier = self.conn.shared.config.token.clone();
+            let subject = account.and_then(|a| a.token_subject.clone());
+            let refusal = match verifier.map(|v| v.verify(password)) {
+                Some(Ok(sub)) if subject.as_deref() == Some(sub.as_str()) => None,
+                Some(Ok(_)) => Some("token subject is not the account's token_subject".to_owned()),
+                Some(Err(e)) => Some(e.to_string()),
+                None => Some("no token verifier".to_owned()),
+            };
+            (LoginMethod::Token, refusal)
+        } else {
+            let verifier = account
+                .and_then(|a| a.scram.as_deref())
+                .and_then(Verifier::parse)
+                .unwrap_or_else(|| Verifier::decoy(&self.conn.shared.decoy_secret, user));
+            let refusal = (!verifier.matches_password(password))
+                .then(|| "wrong password or unknown account".to_owned());
+            (LoginMethod::Scram, refusal)
+        };
+        if let Some(reason) = refusal {
+            if self.conn.shared.limits.failed(user) {
+                warn!(peer = %self.conn.peer, user, "too many failed logins: name locked");
+                self.blocked(
+                    Some(user),
+                    "locked after repeated failed logins".into(),
+                    "lockout",
+                );
+            }
+            return Err(self.failed(user, method, &reason, "credentials"));
+        }
+        if self.conn.shared.limits.locked(user) {
+            return Err(self.failed(
+                user,
+                method,
+                "locked out after repeated failures",
+                "lockout",
+            ));
+        }
+        self.conn.shared.limits.succeeded(user);
+        self.admit(user, method)?;
+        self.complete(client, user, method).await
     }
 
     /// The OAUTHBEARER client initial response. A good token for the

@@ -28,6 +28,18 @@ use serde::Deserialize;
 /// The SASL mechanism name.
 pub const MECHANISM: &str = "OAUTHBEARER";
 
+/// Whether a password sent whole is a compact JWT: three non-empty
+/// base64url parts. Only a shape test; `verify` decides.
+pub fn looks_like_jwt(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
 /// What `[auth.token]` configures.
 #[derive(Debug, Clone)]
 pub struct TokenSettings {
@@ -285,6 +297,25 @@ pub fn parse_initial(data: &[u8]) -> Result<Initial, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_three_base64url_parts_look_like_a_token() {
+        assert!(looks_like_jwt(
+            "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln-_"
+        ));
+        for not in [
+            "",
+            "pw-svc_all",
+            "a.b",
+            "a..c",
+            "a.b.c.d",
+            "a.b.c=",
+            "a b.c.d",
+            "a.b/c.d",
+        ] {
+            assert!(!looks_like_jwt(not), "{not}");
+        }
+    }
 
     #[test]
     fn initial_responses() {
