@@ -23,6 +23,7 @@ pub mod pg_functions;
 mod pg_literals;
 mod pg_setup;
 mod pg_static;
+pub mod pruning;
 pub mod query_acl;
 pub mod secure_table;
 pub mod session;

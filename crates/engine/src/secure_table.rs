@@ -8,9 +8,12 @@
 //! SecureScanExec( Projection[masks]( Filter[row predicate]( class files ) ) )
 //! ```
 //!
-//! and the branches are unioned. The provider refuses every filter pushdown,
-//! so user predicates stay above the barrier; the class's own row predicate
-//! and masks are the only expressions that ever see an unfiltered record.
+//! and the branches are unioned. User predicates stay above the barrier:
+//! the provider takes filters only as `Inexact`, so the optimizer keeps
+//! them above the scan, and uses the few whose shape allows it (see
+//! `pruning.rs`) only to let the Parquet reader skip row groups and pages.
+//! The class's own row predicate and masks are the only expressions that
+//! ever see an unfiltered record.
 
 use std::sync::Arc;
 
@@ -28,9 +31,10 @@ use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::scalar::ScalarValue;
-use sqlgate_records::TableDef;
+use sqlgate_records::{CLASS_COLUMN, TableDef};
 
 use crate::barrier::SecureScanExec;
+use crate::pruning;
 
 /// What one principal may read of one record class.
 #[derive(Debug, Clone)]
@@ -78,6 +82,7 @@ impl SecureTable {
         state: &dyn Session,
         branch: &Branch,
         output: &Schema,
+        filters: &[Expr],
     ) -> Result<Arc<dyn ExecutionPlan>> {
         // Columns to read: the output, plus what the ACL expressions use.
         let mut needed: Vec<String> = output.fields().iter().map(|f| f.name().clone()).collect();
@@ -97,7 +102,12 @@ impl SecureTable {
             }
         }
         let names: Vec<&str> = needed.iter().map(String::as_str).collect();
-        let mut plan = branch.class.scan_columns(state, &names).await?;
+        let prune = pruning::for_branch(filters, |c| {
+            c != CLASS_COLUMN
+                && branch.class.schema.field_with_name(c).is_ok()
+                && !branch.masks.iter().any(|(m, _)| m == c)
+        });
+        let mut plan = branch.class.scan_columns(state, &names, &prune).await?;
 
         let df_schema = DFSchema::try_from(plan.schema())?;
         if let Some(filter) = &branch.row_filter {
@@ -145,23 +155,30 @@ impl TableProvider for SecureTable {
         TableType::Base
     }
 
-    /// Nothing is pushed into the scan: a user predicate must never run
-    /// before the row filter.
+    /// A user predicate never runs before the row filter: those of a
+    /// prunable shape come to `scan` as `Inexact` (they stay above it too),
+    /// for skipping row groups only; the rest stay above the scan alone.
     fn supports_filters_pushdown(
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        Ok(vec![
-            TableProviderFilterPushDown::Unsupported;
-            filters.len()
-        ])
+        Ok(filters
+            .iter()
+            .map(|f| {
+                if pruning::prunable_shape(f) {
+                    TableProviderFilterPushDown::Inexact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
     }
 
     async fn scan(
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let output = match projection {
@@ -170,12 +187,164 @@ impl TableProvider for SecureTable {
         };
         let mut branches = Vec::with_capacity(self.branches.len());
         for b in &self.branches {
-            branches.push(self.branch_plan(state, b, &output).await?);
+            branches.push(self.branch_plan(state, b, &output, filters).await?);
         }
         Ok(match branches.len() {
             0 => Arc::new(EmptyExec::new(output)),
             1 => branches.pop().expect("one branch"),
             _ => UnionExec::try_new(branches)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field};
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::file::properties::WriterProperties;
+    use datafusion::physical_plan::displayable;
+    use datafusion::prelude::{SessionContext, col};
+    use sqlgate_records::Registry;
+
+    /// A table `t(sys_id, id, secret)` stored as 4 row groups of 100 rows; `secret`
+    /// is never NULL in the file and is masked everywhere, so above the
+    /// barrier it is NULL on every row.
+    async fn session() -> (SessionContext, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("tables.toml"),
+            "[[table]]\nname = \"t\"\nweb_service_access = true\n",
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("t")).unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("sys_id", DataType::Utf8, false),
+            Field::new("id", DataType::Int64, false),
+            Field::new("secret", DataType::Utf8, false),
+        ]));
+        let file = std::fs::File::create(dir.path().join("t/part-0.parquet")).unwrap();
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(100))
+            .build();
+        let mut w = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).unwrap();
+        let ids: Vec<i64> = (0..400).collect();
+        let secrets: Vec<String> = ids.iter().map(|i| format!("s{i}")).collect();
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    ids.iter().map(|i| format!("{i:032x}")),
+                )),
+                Arc::new(Int64Array::from(ids)),
+                Arc::new(StringArray::from(secrets)),
+            ],
+        )
+        .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+
+        let registry = Registry::load(dir.path()).await.unwrap();
+        let class = Arc::clone(registry.get("t").unwrap());
+        let fields: Vec<Field> = class
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
+        let table = SecureTable::new(
+            "t",
+            Arc::new(Schema::new(fields)),
+            vec![Branch {
+                class,
+                // Even ids only.
+                row_filter: Some((col("id") % lit(2i64)).eq(lit(0i64))),
+                masks: vec![("secret".into(), lit(false))],
+            }],
+        );
+        let ctx = SessionContext::new();
+        ctx.register_table("t", Arc::new(table)).unwrap();
+        (ctx, dir)
+    }
+
+    async fn answer(ctx: &SessionContext, sql: &str) -> (i64, String) {
+        let df = ctx.sql(sql).await.unwrap();
+        let plan = df.clone().create_physical_plan().await.unwrap();
+        let text = displayable(plan.as_ref()).indent(true).to_string();
+        let batches = df.collect().await.unwrap();
+        let n = batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .value(0);
+        (n, text)
+    }
+
+    /// The scan's predicate, if any (the row filter's own predicate is
+    /// pushed there by DataFusion: it is the policy's, not the user's).
+    fn scan_predicate(plan: &str) -> Option<String> {
+        plan.lines()
+            .find(|l| l.contains("DataSourceExec"))
+            .and_then(|l| l.split("predicate=").nth(1))
+            .map(str::to_owned)
+    }
+
+    /// Whether the scan's predicate holds anything beyond the row filter.
+    fn user_predicate_reached_the_reader(plan: &str, needle: &str) -> bool {
+        scan_predicate(plan).is_some_and(|p| p.contains(needle))
+    }
+
+    #[tokio::test]
+    async fn unmasked_column_predicates_prune_and_still_filter_above() {
+        let (ctx, _dir) = session().await;
+        let (n, plan) = answer(&ctx, "SELECT count(*) FROM t WHERE id >= 300").await;
+        assert_eq!(n, 50, "even ids from 300 to 398");
+        assert!(
+            scan_predicate(&plan).is_some_and(|p| p.contains("id@1 >= 300")),
+            "{plan}"
+        );
+        // The user filter still runs above the barrier.
+        let above = plan.find("FilterExec: id@").expect("user filter above");
+        assert!(above < plan.find("SecureScanExec").unwrap(), "{plan}");
+        // A hidden (odd) id is found by nobody.
+        let (n, _) = answer(&ctx, "SELECT count(*) FROM t WHERE id = 301").await;
+        assert_eq!(n, 0);
+    }
+
+    #[tokio::test]
+    async fn masked_columns_and_other_shapes_never_reach_the_reader() {
+        let (ctx, _dir) = session().await;
+        // Stored `secret` is never NULL: pruning with this predicate would
+        // skip every row group, while above the barrier it holds on every
+        // visible record.
+        let (n, plan) = answer(&ctx, "SELECT count(*) FROM t WHERE secret IS NULL").await;
+        assert_eq!(n, 200, "{plan}");
+        assert!(
+            !user_predicate_reached_the_reader(&plan, "secret"),
+            "{plan}"
+        );
+        let (n, plan) = answer(&ctx, "SELECT count(*) FROM t WHERE secret = 's2'").await;
+        assert_eq!(n, 0, "{plan}");
+        assert!(
+            !user_predicate_reached_the_reader(&plan, "secret"),
+            "{plan}"
+        );
+        // Mixed with an unmasked column, the whole predicate stays out.
+        let (n, plan) = answer(
+            &ctx,
+            "SELECT count(*) FROM t WHERE id < 10 OR secret IS NULL",
+        )
+        .await;
+        assert_eq!(n, 200, "{plan}");
+        assert!(
+            !user_predicate_reached_the_reader(&plan, "secret"),
+            "{plan}"
+        );
+        assert!(!user_predicate_reached_the_reader(&plan, "< 10"), "{plan}");
+        // A function of a column could fail on hidden values: not pushed.
+        let (_, plan) = answer(&ctx, "SELECT count(*) FROM t WHERE id + 1 = 5").await;
+        assert!(!user_predicate_reached_the_reader(&plan, "+ 1"), "{plan}");
     }
 }

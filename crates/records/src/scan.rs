@@ -6,9 +6,14 @@
 use std::sync::Arc;
 
 use datafusion::catalog::Session;
+use datafusion::common::DFSchema;
 use datafusion::common::ScalarValue;
 use datafusion::datasource::TableProvider;
+use datafusion::datasource::physical_plan::{FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::utils::conjunction;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{Column, Literal};
 use datafusion::physical_plan::ExecutionPlan;
@@ -19,12 +24,17 @@ use crate::registry::{CLASS_COLUMN, TableDef};
 impl TableDef {
     /// Scans this class's files and returns exactly `columns`, in that
     /// order. Every name must be a column of this class (a parent's columns
-    /// are always columns of its children). No filter is pushed into the
-    /// files here: what may be pushed is the engine's decision.
+    /// are always columns of its children).
+    ///
+    /// `prune` predicates (over stored columns, unqualified) are given to
+    /// the Parquet reader only to skip row groups and pages by statistics,
+    /// page index and bloom filters; the reader never filters rows with
+    /// them. Which predicates may go there is the engine's decision.
     pub async fn scan_columns(
         &self,
         state: &dyn Session,
         columns: &[&str],
+        prune: &[Expr],
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let file_schema = self.listing.schema();
         let mut file_indices: Vec<usize> = Vec::new();
@@ -43,6 +53,10 @@ impl TableDef {
             .listing
             .scan(state, Some(&file_indices), &[], None)
             .await?;
+        let scan = match conjunction(prune.iter().cloned()) {
+            Some(predicate) => self.with_pruning(state, scan, predicate)?,
+            None => scan,
+        };
         if columns.is_empty() {
             return Ok(scan);
         }
@@ -59,5 +73,32 @@ impl TableDef {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Arc::new(ProjectionExec::try_new(exprs, scan)?))
+    }
+}
+
+impl TableDef {
+    /// `scan` with `predicate` set on its Parquet source for pruning only.
+    fn with_pruning(
+        &self,
+        state: &dyn Session,
+        scan: Arc<dyn ExecutionPlan>,
+        predicate: Expr,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let Some(exec) = scan.downcast_ref::<DataSourceExec>() else {
+            // An empty folder plans as an empty scan: nothing to skip.
+            return Ok(scan);
+        };
+        let Some((config, source)) = exec.downcast_to_file_source::<ParquetSource>() else {
+            return Ok(scan);
+        };
+        let file_schema = DFSchema::try_from(self.listing.schema())?;
+        let predicate = state.create_physical_expr(predicate, &file_schema)?;
+        let source = source
+            .with_predicate(predicate)
+            .with_pushdown_filters(false);
+        let config = FileScanConfigBuilder::from(config.clone())
+            .with_source(Arc::new(source))
+            .build();
+        Ok(DataSourceExec::from_data_source(config))
     }
 }
