@@ -47,16 +47,30 @@ impl Target {
 }
 
 /// A child process, stopped when dropped.
-pub struct Process(Option<Child>);
-
-impl Process {}
+pub struct Process {
+    child: Child,
+    /// PostgreSQL's data directory: the postmaster runs under `runuser`,
+    /// which does not pass a kill on, so it is asked to stop by its own
+    /// pid (SIGINT: fast shutdown).
+    postgres_data: Option<PathBuf>,
+}
 
 impl Drop for Process {
     fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
+        let postmaster = self
+            .postgres_data
+            .as_ref()
+            .and_then(|d| std::fs::read_to_string(d.join("postmaster.pid")).ok())
+            .and_then(|t| t.lines().next().map(str::to_owned));
+        match postmaster {
+            Some(pid) => {
+                let _ = Command::new("kill").args(["-INT", &pid]).status();
+            }
+            None => {
+                let _ = self.child.kill();
+            }
         }
+        let _ = self.child.wait();
     }
 }
 
@@ -158,7 +172,10 @@ pub fn start_sqlgate(sqlgate: &Path, demo: &Path, work: &Path) -> Result<Target,
             addr.port()
         ),
         tls: Some(trusting(&cert)?),
-        _process: Process(Some(child)),
+        _process: Process {
+            child,
+            postgres_data: None,
+        },
     })
 }
 
@@ -265,6 +282,9 @@ pub fn start_postgres(bin: &Path, dir: &Path) -> Result<Target, Error> {
         name: "PostgreSQL 15".into(),
         conn: format!("host=127.0.0.1 port={port} dbname=postgres"),
         tls: None,
-        _process: Process(Some(child)),
+        _process: Process {
+            child,
+            postgres_data: Some(data),
+        },
     })
 }
