@@ -177,7 +177,8 @@ async fn bench(args: Args) -> Result<(), Error> {
             });
         }
     }
-    let report = render(&args, &results, &pg_version, sqlgate_version.trim());
+    let peak = sqlgate.peak_rss_mib();
+    let report = render(&args, &results, &pg_version, sqlgate_version.trim(), peak);
     print!("{report}");
     std::fs::write(&args.out, report)?;
     eprintln!("wrote {}", args.out.display());
@@ -222,7 +223,13 @@ fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
-fn render(args: &Args, rows: &[Row], pg_version: &str, sqlgate_version: &str) -> String {
+fn render(
+    args: &Args,
+    rows: &[Row],
+    pg_version: &str,
+    sqlgate_version: &str,
+    peak_rss_mib: Option<u64>,
+) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Benchmarks\n");
     let _ = writeln!(
@@ -234,6 +241,12 @@ fn render(args: &Args, rows: &[Row], pg_version: &str, sqlgate_version: &str) ->
     );
     let _ = writeln!(s, "- Machine: {}", machine());
     let _ = writeln!(s, "- sqlgate: {sqlgate_version}, over TLS (SCRAM login)");
+    if let Some(mib) = peak_rss_mib {
+        let _ = writeln!(
+            s,
+            "- sqlgate peak resident memory over the whole run: {mib} MiB"
+        );
+    }
     let _ = writeln!(
         s,
         "- PostgreSQL: {pg_version}, local cluster without TLS (trust login), B-tree indexes on \

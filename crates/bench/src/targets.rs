@@ -21,6 +21,20 @@ pub struct Target {
 }
 
 impl Target {
+    /// The server's peak resident set size so far, in MiB (Linux).
+    pub fn peak_rss_mib(&self) -> Option<u64> {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self._process.child.id())).ok()?;
+        let kib: u64 = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        Some(kib / 1024)
+    }
+
     /// Connects as `user` (no password: PostgreSQL's trust login).
     pub async fn connect_as(&self, user: &str) -> Result<Client, Error> {
         self.connect_with(&format!("user={user}")).await
