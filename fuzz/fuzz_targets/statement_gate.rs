@@ -27,6 +27,8 @@ fuzz_target!(|data: &[u8]| {
         match command {
             Command::Query(statement) => read_only(sql, statement, true),
             Command::Explain { statement, .. } => read_only(sql, statement, false),
+            // A cursor's query: PostgreSQL takes only SELECT or VALUES there.
+            Command::Declare(declare) => read_only(sql, &declare.statement, false),
             Command::Show(_)
             | Command::Set { .. }
             | Command::Reset(_)
@@ -36,7 +38,9 @@ fuzz_target!(|data: &[u8]| {
             | Command::Rollback
             | Command::Savepoint(_)
             | Command::Discard
-            | Command::Deallocate(_) => {}
+            | Command::Deallocate(_)
+            | Command::Fetch(_)
+            | Command::Close(_) => {}
         }
     }
 });
