@@ -690,6 +690,8 @@ async fn garbage_before_login() {
     for bad in [
         msg(Some(b'p'), &noise.bytes(40)),
         msg(Some(b'p'), b""),
+        // A length under 4: pgwire's password decoder underflowed.
+        vec![b'p', 0, 0, 0, 0],
         msg(Some(b'p'), b"SCRAM-SHA-256\0\xff\xff\xff\xffn,,n=,r=x"),
         msg(Some(b'p'), b"SCRAM-SHA-256\0\0\0\0\x10n,,n=,r=x"),
         msg(Some(b'Q'), b"SELECT 1\0"),
@@ -768,6 +770,39 @@ async fn garbage_after_login() {
         assert_eq!(replies.len(), 1);
     }
     assert_healthy(&s, &session, "Query messages with wrong lengths").await;
+
+    // Messages that do not keep to their declared length or to the layout
+    // of their type: FATAL 08P01 ("invalid message format" in PostgreSQL),
+    // never a field read out of the next message, never a panic.
+    for (bytes, what) in [
+        (
+            [&[b'Q', 0, 0, 0, 0][..], &query("SELECT 1")].concat(),
+            "a Query of length 0, then a Query",
+        ),
+        (vec![b'S', 0, 0, 0, 3], "a Sync of length 3"),
+        (vec![b'p', 0, 0, 0, 0], "a password message of length 0"),
+        (msg(Some(b'Q'), b"SELECT 1"), "a Query without its NUL"),
+        (
+            [msg(Some(b'Q'), b"SELECT 1"), query("SELECT 2")].concat(),
+            "a Query without its NUL, then a Query",
+        ),
+        (msg(Some(b'B'), b""), "an empty Bind"),
+        (
+            msg(Some(b'B'), b"\0\0\0\0\0\x01\0\0\0\x09abc\0\0"),
+            "a Bind parameter longer than the message",
+        ),
+        (msg(Some(b'P'), b"s\0"), "a Parse without its query"),
+        (msg(Some(b'E'), b"\0"), "an Execute without its row limit"),
+        (msg(Some(b'D'), b""), "an empty Describe"),
+        (msg(Some(b'S'), b"junk"), "a Sync with a body"),
+    ] {
+        let mut raw = login(addr, USER, &pw).await;
+        raw.send(&bytes).await;
+        let replies = raw.until_closed(ANSWER, what).await;
+        assert_refused(&replies, &["08P01"], what);
+        assert_eq!(replies.len(), 1, "{what}: an ErrorResponse first");
+    }
+    assert_healthy(&s, &session, "messages that break their own layout").await;
 
     // Well-formed messages out of place: a startup packet, an SSLRequest
     // and a SASL response on a logged-in session.

@@ -1,10 +1,12 @@
-//! Arbitrary bytes decoded as frontend messages by pgwire's decoder, the
-//! way the server's codec does, starting in every connection state and
+//! Arbitrary bytes decoded as frontend messages the way the server reads
+//! them (`sqlgate_wire::frame::decode`: the SSL/GSS negotiation by pgwire's
+//! decoder, everything after it cut at its declared length and checked
+//! before pgwire decodes it), starting in every connection state and
 //! moving through the states as the decoded messages would move a
 //! connection: awaiting the SSLRequest, awaiting the startup packet,
-//! authentication and queries. Password-family messages are also coerced
-//! into the three forms the login reads (password, SASLInitialResponse,
-//! SASLResponse).
+//! authentication and queries. Password-family messages are also read in
+//! the three forms the login reads (password, SASLInitialResponse,
+//! SASLResponse) with the login's own decoders.
 //!
 //! Never panics, never loops without consuming input, consumes exactly
 //! the length each message declares, and never decodes
@@ -71,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
             .get(offset..offset + 4)
             .map(|b| i32::from_be_bytes(b.try_into().unwrap()));
         let ctx = context(state, version);
-        let message = match PgWireFrontendMessage::decode(&mut buf, &ctx) {
+        let message = match sqlgate_wire::frame::decode(&mut buf, &ctx) {
             Ok(Some(m)) => m,
             // Incomplete (the server waits for more) or refused (the server
             // answers 08P01 and hangs up): either way this input is done.
@@ -81,8 +83,17 @@ fuzz_target!(|data: &[u8]| {
         check_bounded(&message, consumed);
         // A message ends where its length says: never short of it (bytes of
         // this message read as the next one) nor past it (bytes of the next
-        // message read as part of this one).
-        if !matches!(
+        // message read as part of this one). The exception is pgwire's TLS
+        // negotiation, which the server does not frame itself: it reads an
+        // SSLRequest or GSSENCRequest as its fixed 8 bytes whatever length
+        // it declares (PostgreSQL skips the extra bytes instead); what
+        // follows is then read as the TLS handshake or the startup packet.
+        if let PgWireFrontendMessage::SslNegotiation(
+            SslNegotiationMetaMessage::PostgresSsl(_) | SslNegotiationMetaMessage::PostgresGss(_),
+        ) = message
+        {
+            assert_eq!(consumed, 8, "an SSL/GSS request consumed {consumed} bytes");
+        } else if !matches!(
             message,
             PgWireFrontendMessage::SslNegotiation(SslNegotiationMetaMessage::None)
         ) {
@@ -118,9 +129,9 @@ fuzz_target!(|data: &[u8]| {
         if let PgWireFrontendMessage::PasswordMessageFamily(PasswordMessageFamily::Raw(body)) =
             message
         {
-            let _ = PasswordMessageFamily::Raw(body.clone()).into_password();
-            // The login decodes SASL messages with its own length-checking
-            // decoders (pgwire's panic on a lying data length).
+            // The login decodes these with its own length-checking decoders
+            // (pgwire's panic on a lying data length).
+            let _ = sqlgate_wire::sasl::password(PasswordMessageFamily::Raw(body.clone()));
             let _ = sqlgate_wire::sasl::response(PasswordMessageFamily::Raw(body.clone()));
             if let Ok(initial) = sqlgate_wire::sasl::initial_response(PasswordMessageFamily::Raw(body)) {
                 let data = initial.data.map_or(0, |d| d.len());

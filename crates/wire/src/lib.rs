@@ -16,6 +16,7 @@ mod conn;
 pub mod encode;
 mod errors;
 mod exec;
+pub mod frame;
 pub mod limits;
 pub mod metrics;
 mod observe;

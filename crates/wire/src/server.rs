@@ -7,19 +7,25 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use bytes::BytesMut;
+use futures::SinkExt;
 use pgwire::api::{ClientInfo, PgWireConnectionState, PgWireServerHandlers};
 use pgwire::error::{ErrorInfo, PgWireError};
-use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
-use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
+use pgwire::messages::{DecodeContext, PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::tokio::server::{
+    PgWireMessageServerCodec, negotiate_tls, process_error, process_message,
+};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::codec::Framed;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use crate::Shared;
 use crate::conn::{Conn, Handlers};
 use crate::errors::error;
+use crate::frame;
 
 /// Serves connections from `listener` until `shutdown` completes. Then it
 /// stops accepting, ends idle sessions (57P01), lets running statements
@@ -123,6 +129,9 @@ async fn connection(
     let copy = handlers.copy_handler();
     let cancel = handlers.cancel_handler();
 
+    // From here on messages are read and framed here (see `next_message`),
+    // starting with what the TLS negotiation read past its own messages.
+    let mut inbox = std::mem::take(socket.read_buffer_mut());
     let mut stopping = shared.stopping.clone();
     loop {
         let logging_in = matches!(
@@ -147,11 +156,12 @@ async fn connection(
             _ = async { stopping.wait_for(|s| *s).await.map(|_| ()) } => {
                 return goodbye(&mut socket, fatal("57P01", "terminating connection due to administrator command")).await;
             }
-            m = socket.next() => m,
+            m = next_message(&mut socket, &mut inbox) => m,
         };
         let message = match message {
             Some(Ok(PgWireFrontendMessage::Terminate(_))) | None => return Ok(()),
             Some(Ok(m)) => m,
+            Some(Err(PgWireError::UserError(info))) => return goodbye(&mut socket, *info).await,
             Some(Err(e)) => {
                 // Garbage or an oversized message: say so and hang up.
                 return goodbye(&mut socket, fatal("08P01", format!("invalid message: {e}"))).await;
@@ -205,6 +215,47 @@ async fn connection(
                 extended_protocol,
             )
             .await?;
+        }
+    }
+}
+
+/// The next frontend message, `None` at the end of the stream. Messages are
+/// cut at their declared length and checked before pgwire decodes them (see
+/// [`frame`]); pgwire's codec, which reads past a message's length, only
+/// ever sees the TLS negotiation. Cancel-safe: bytes read stay in `inbox`.
+async fn next_message<T, S>(
+    socket: &mut Framed<T, PgWireMessageServerCodec<S>>,
+    inbox: &mut BytesMut,
+) -> Option<Result<PgWireFrontendMessage, PgWireError>>
+where
+    T: AsyncRead + Unpin + 'static,
+{
+    loop {
+        // The context pgwire's codec would decode in.
+        let mut ctx = DecodeContext::new(socket.protocol_version());
+        (ctx.awaiting_frontend_ssl, ctx.awaiting_frontend_startup) = match socket.state() {
+            PgWireConnectionState::AwaitingSslRequest => (true, true),
+            PgWireConnectionState::AwaitingStartup => (false, true),
+            _ => (false, false),
+        };
+        match frame::decode(inbox, &ctx) {
+            Ok(Some(message)) => return Some(Ok(message)),
+            Ok(None) => {}
+            Err(e) => return Some(Err(e)),
+        }
+        if inbox.capacity() - inbox.len() < 4096 {
+            inbox.reserve(8192);
+        }
+        match socket.get_mut().read_buf(inbox).await {
+            Ok(0) if inbox.is_empty() => return None,
+            Ok(0) => {
+                return Some(Err(crate::errors::fatal(
+                    "08P01",
+                    "incomplete message at the end of the stream",
+                )));
+            }
+            Ok(_) => {}
+            Err(e) => return Some(Err(e.into())),
         }
     }
 }
