@@ -394,7 +394,58 @@ fn check_query(s: &Statement) -> Result<(), EngineError> {
     if let ControlFlow::Break(e) = outcome {
         return Err(e);
     }
+    check_nested_writes(s)?;
     check_table_functions(s)
+}
+
+/// Refuses, at any depth of a read (subqueries, CTEs, set operations, the
+/// query of an EXPLAIN or a cursor), what the checks on the outer query
+/// refuse at the top: a data-modifying statement (`WITH x AS (INSERT …)`),
+/// `SELECT … INTO` and row locks (`FOR UPDATE` / `FOR SHARE`), with the
+/// same SQLSTATE.
+fn check_nested_writes(s: &Statement) -> Result<(), EngineError> {
+    use ast::{Query, Visit, Visitor};
+    struct Walk;
+    impl Visitor for Walk {
+        type Break = EngineError;
+        fn pre_visit_statement(&mut self, s: &Statement) -> ControlFlow<EngineError> {
+            ControlFlow::Break(match s {
+                Statement::Query(_) => return ControlFlow::Continue(()),
+                Statement::Insert(_) => read_only("INSERT"),
+                Statement::Update(_) => read_only("UPDATE"),
+                Statement::Delete(_) => read_only("DELETE"),
+                Statement::Merge(_) => read_only("MERGE"),
+                _ => refused("a statement inside a query"),
+            })
+        }
+        fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<EngineError> {
+            if !q.locks.is_empty() {
+                return ControlFlow::Break(read_only("SELECT FOR UPDATE/SHARE"));
+            }
+            let mut bodies = vec![q.body.as_ref()];
+            while let Some(body) = bodies.pop() {
+                match body {
+                    SetExpr::Select(s) if s.into.is_some() => {
+                        return ControlFlow::Break(read_only("SELECT INTO"));
+                    }
+                    SetExpr::Insert(_) => return ControlFlow::Break(read_only("INSERT")),
+                    SetExpr::Update(_) => return ControlFlow::Break(read_only("UPDATE")),
+                    SetExpr::Delete(_) => return ControlFlow::Break(read_only("DELETE")),
+                    SetExpr::Merge(_) => return ControlFlow::Break(read_only("MERGE")),
+                    SetExpr::SetOperation { left, right, .. } => {
+                        bodies.push(left);
+                        bodies.push(right);
+                    }
+                    _ => {}
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    match s.visit(&mut Walk) {
+        ControlFlow::Break(e) => Err(e),
+        ControlFlow::Continue(()) => Ok(()),
+    }
 }
 
 /// A relation name that DataFusion could read as a file: a quoted string,
@@ -509,6 +560,36 @@ mod tests {
             "BEGIN READ WRITE",
         ] {
             assert_eq!(code(sql), "25006", "{sql}");
+        }
+    }
+
+    /// Found by running the statement_gate fuzz target's read-only check
+    /// on hand-written inputs: the gate checked `INTO`, row locks and
+    /// data-modifying bodies only on the outermost query of a plain read.
+    #[test]
+    fn writes_nested_in_reads_are_read_only_errors() {
+        for sql in [
+            "SELECT * FROM (SELECT * FROM incident FOR UPDATE) s",
+            "SELECT * FROM incident WHERE sys_id IN (SELECT sys_id FROM task FOR SHARE)",
+            "WITH x AS (INSERT INTO incident VALUES (1) RETURNING *) SELECT * FROM x",
+            "WITH x AS (DELETE FROM incident RETURNING *) SELECT * FROM x",
+            "WITH x AS (UPDATE incident SET priority = 1 RETURNING *) SELECT 1",
+            "SELECT * FROM (SELECT 1 INTO t3) s",
+            "SELECT 1 UNION SELECT 2 INTO t3",
+            "EXPLAIN SELECT * INTO t2 FROM incident",
+            "EXPLAIN ANALYZE SELECT * FROM incident FOR UPDATE",
+            "EXPLAIN WITH x AS (INSERT INTO incident VALUES (1) RETURNING *) SELECT 1",
+            "DECLARE c CURSOR FOR SELECT * FROM (SELECT 1 FROM incident FOR UPDATE) s",
+        ] {
+            assert_eq!(code(sql), "25006", "{sql}");
+        }
+        // Reads that only look alike pass.
+        for sql in [
+            "SELECT 'INSERT INTO t VALUES (1)' AS x",
+            "WITH x AS (SELECT 1 AS update) SELECT * FROM x",
+            "SELECT * FROM (SELECT 1 UNION SELECT 2) s",
+        ] {
+            check(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
         }
     }
 
