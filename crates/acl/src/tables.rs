@@ -54,6 +54,28 @@ impl Tables {
         out
     }
 
+    /// `name` followed by every table that extends it, at any depth: the
+    /// record classes a query on `name` reads. Empty for an unknown table.
+    pub fn subtree(&self, name: &str) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        if let Some(t) = self.tables.get(name) {
+            out.push(t.name.as_str());
+        }
+        // Breadth first over the parent links; each table is added once, so
+        // a cycle that slipped through cannot loop forever.
+        let mut i = 0;
+        while i < out.len() {
+            let parent = out[i];
+            for t in self.tables.values() {
+                if t.parent.as_deref() == Some(parent) && !out.contains(&t.name.as_str()) {
+                    out.push(t.name.as_str());
+                }
+            }
+            i += 1;
+        }
+        out
+    }
+
     /// Whether `table` has a column named `field`.
     pub fn has_field(&self, table: &str, field: &str) -> bool {
         self.tables
