@@ -94,13 +94,18 @@ fn build(
             masks,
         });
     }
-    // A masked column is nullable in every branch, so the union's schema
-    // is the table's schema.
+    // The union's schema must hold every branch's rows: a column is
+    // nullable when some branch masks it or some class's files declare it
+    // nullable (a child's Parquet files need not agree with the parent's).
     for f in &mut fields {
-        if branches
-            .iter()
-            .any(|b| b.masks.iter().any(|(c, _)| c == f.name()))
-        {
+        let nullable_somewhere = |b: &Branch| {
+            b.masks.iter().any(|(c, _)| c == f.name())
+                || b.class
+                    .schema
+                    .field_with_name(f.name())
+                    .is_ok_and(|cf| cf.is_nullable())
+        };
+        if branches.iter().any(nullable_somewhere) {
             *f = f.clone().with_nullable(true);
         }
     }
