@@ -17,8 +17,10 @@
 //! than [`MAX_LEN`] bytes or nested deeper than [`MAX_DEPTH`] (so a hostile
 //! policy cannot exhaust the stack), unknown or qualified columns,
 //! subqueries, aggregate and window functions, volatile functions
-//! (`random()`, …), unknown functions, parameters, and results that are
-//! not boolean. A NULL result counts as false: the expression is wrapped
+//! (`random()`, …), functions not on the [`SCRIPT_FUNCTIONS`] allow-list
+//! (`repeat`, `lpad`, `range`, … whose result can grow without bound and
+//! exhaust memory at policy load or on every record), unknown functions,
+//! parameters, and results that are not boolean. A NULL result counts as false: the expression is wrapped
 //! in `IS TRUE`.
 
 use std::ops::ControlFlow;
@@ -53,6 +55,84 @@ pub const MAX_DEPTH: usize = 64;
 /// The longest script, in bytes. Together with [`MAX_DEPTH`] it bounds the
 /// work and stack that parsing and planning a script can take.
 pub const MAX_LEN: usize = 8 * 1024;
+
+/// The scalar functions a script may call, by DataFusion's canonical name
+/// (aliases such as `char_length` or `substring` resolve to these). Each
+/// returns a value no larger than its inputs plus the script's own text,
+/// in time close to linear: nothing that repeats, pads, generates series
+/// or substitutes one value into another many times (`replace(x, 'a', x)`
+/// is quadratic in the record). A function DataFusion adds is refused
+/// until it is reviewed and listed here.
+pub const SCRIPT_FUNCTIONS: &[&str] = &[
+    // text
+    "lower",
+    "upper",
+    "initcap",
+    "btrim",
+    "ltrim",
+    "rtrim",
+    "character_length",
+    "octet_length",
+    "bit_length",
+    "ascii",
+    "chr",
+    "left",
+    "right",
+    "substr",
+    "substr_index",
+    "split_part",
+    "strpos",
+    "starts_with",
+    "ends_with",
+    "contains",
+    "find_in_set",
+    "concat",
+    "concat_ws",
+    "translate",
+    "reverse",
+    "regexp_like",
+    "regexp_match",
+    "regexp_count",
+    "md5",
+    "to_hex",
+    // conditional
+    "coalesce",
+    "nullif",
+    "nvl",
+    "nvl2",
+    "greatest",
+    "least",
+    // numbers
+    "abs",
+    "ceil",
+    "floor",
+    "round",
+    "trunc",
+    "signum",
+    "isnan",
+    "iszero",
+    // dates and times
+    "date_part",
+    "date_trunc",
+    "date_bin",
+    "make_date",
+    "to_date",
+    "to_timestamp",
+    "to_timestamp_seconds",
+    "to_timestamp_millis",
+    "to_timestamp_micros",
+    "to_timestamp_nanos",
+    "to_unixtime",
+    "from_unixtime",
+    "to_char",
+    // lists (`x = ANY(...)`, `IN` over arrays)
+    "make_array",
+    "array_has",
+    "array_has_all",
+    "array_has_any",
+    "array_length",
+    "cardinality",
+];
 
 /// Where in the script a problem is: 1-based line and column (characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +184,10 @@ pub enum ScriptErrorKind {
     Volatile(String),
     #[error("unknown function {0}()")]
     UnknownFunction(String),
+    #[error(
+        "function {0}() is not allowed in a script: its result or cost can grow without bound (see SCRIPT_FUNCTIONS)"
+    )]
+    FunctionNotAllowed(String),
     #[error("{0}")]
     SessionFunction(&'static str),
     #[error("parameters are not allowed")]
@@ -420,6 +504,9 @@ impl Checker<'_> {
                     Some(udf) if udf.signature().volatility == Volatility::Volatile => {
                         return Err(at(span, K::Volatile(name)));
                     }
+                    Some(udf) if !SCRIPT_FUNCTIONS.contains(&udf.name()) => {
+                        return Err(at(span, K::FunctionNotAllowed(name)));
+                    }
                     Some(_) if plain => return Ok(None),
                     _ => {}
                 }
@@ -465,6 +552,11 @@ fn allowed(expr: &Expr, depth: usize) -> Result<(), ScriptError> {
         | Expr::InList(_) => None,
         Expr::ScalarFunction(f) if f.func.signature().volatility == Volatility::Volatile => {
             Some(K::Volatile(f.name().to_owned()))
+        }
+        // Syntax such as SUBSTRING(x FROM 1) or OVERLAY plans to functions
+        // the syntax check did not see by name.
+        Expr::ScalarFunction(f) if !SCRIPT_FUNCTIONS.contains(&f.name()) => {
+            Some(K::FunctionNotAllowed(f.name().to_owned()))
         }
         Expr::ScalarFunction(_) => None,
         Expr::AggregateFunction(f) => Some(K::Aggregate(f.func.name().to_owned())),

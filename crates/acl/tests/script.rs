@@ -7,7 +7,8 @@ mod common;
 use datafusion::arrow::datatypes::{DataType, Schema};
 use sqlgate_acl::condition::{DynamicContext, Value};
 use sqlgate_acl::script::{
-    Location, MAX_DEPTH, MAX_LEN, ScriptError, ScriptErrorKind as K, compile_script,
+    Location, MAX_DEPTH, MAX_LEN, SCRIPT_FUNCTIONS, ScriptError, ScriptErrorKind as K,
+    compile_script,
 };
 
 use Value::{Int, Null, Text};
@@ -225,6 +226,86 @@ fn what_a_condition_must_not_do_is_refused_where_it_is() {
     }
 }
 
+/// A policy author's typo or a hostile policy must not take the server
+/// down: functions whose result grows with a number argument would
+/// allocate gigabytes when the script is checked at load, and on every
+/// record afterwards. They are refused by name, aliases and SQL syntax
+/// forms included.
+#[test]
+fn functions_that_can_grow_without_bound_are_refused() {
+    for (sql, location, name) in [
+        ("repeat('x', 2147483647) = assigned_to", at(1, 1), "repeat"),
+        (
+            "priority = 1 OR lpad(assigned_to, 2000000000) = 'x'",
+            at(1, 17),
+            "lpad",
+        ),
+        ("rpad('', 2000000000, 'y') = ''", at(1, 1), "rpad"),
+        ("cardinality(range(1, 2000000000)) > 0", at(1, 13), "range"),
+        (
+            "cardinality(array_repeat(1, 2000000000)) > 0",
+            at(1, 13),
+            "array_repeat",
+        ),
+        (
+            "replace(assigned_to, 'u', assigned_to) = 'x'",
+            at(1, 1),
+            "replace",
+        ),
+        (
+            "levenshtein(assigned_to, short_description) < 3",
+            at(1, 1),
+            "levenshtein",
+        ),
+    ] {
+        let e = refused(sql);
+        assert_eq!(
+            (e.location, &e.kind),
+            (location, &K::FunctionNotAllowed(name.into())),
+            "{sql}: {e}"
+        );
+    }
+    // OVERLAY is syntax, planned to a function the allow-list leaves out.
+    let e = refused("overlay(assigned_to placing 'x' from 1) = 'x'");
+    assert_eq!(e.kind, K::FunctionNotAllowed("overlay".into()), "{e}");
+}
+
+#[test]
+fn listed_functions_work_through_their_aliases_and_syntax() {
+    assert_eq!(run("char_length(assigned_to) = 2", &ctx()), [T, T, T, F]);
+    assert_eq!(
+        run("substring(assigned_to from 2 for 1) = '1'", &ctx()),
+        [T, T, F, F]
+    );
+    assert_eq!(
+        run("trim(both ' ' from assigned_to) = 'u2'", &ctx()),
+        [F, F, T, F]
+    );
+    assert_eq!(
+        run("position('1' in assigned_to) = 2", &ctx()),
+        [T, T, F, F]
+    );
+    assert_eq!(run("priority = ANY(ARRAY[1, 2])", &ctx()), [T, F, T, F]);
+    assert_eq!(run("coalesce(priority, 0) >= 2", &ctx()), [F, T, T, F]);
+}
+
+/// Every listed name is one DataFusion knows: a function renamed or
+/// dropped by an upgrade shows up here, not as a policy that stops loading.
+#[test]
+fn every_listed_function_exists() {
+    let state = datafusion::execution::SessionStateBuilder::new()
+        .with_default_features()
+        .build();
+    let known: std::collections::BTreeSet<&str> = state
+        .scalar_functions()
+        .values()
+        .map(|f| f.name())
+        .collect();
+    for name in SCRIPT_FUNCTIONS {
+        assert!(known.contains(name), "{name} is not a DataFusion function");
+    }
+}
+
 #[test]
 fn subqueries_of_every_form_are_refused() {
     for sql in [
@@ -305,12 +386,19 @@ fn a_hostile_script_cannot_exhaust_a_small_stack() {
 #[test]
 fn what_only_a_statement_can_evaluate_is_refused_at_compile_time() {
     // now() and current_date need the statement's start time; a script is
-    // compiled once per session.
+    // compiled once per session. The allow-list leaves them out; the dry
+    // run behind it would refuse them too.
     for sql in [
         "now() > TIMESTAMP '2000-01-01 00:00:00'",
         "current_date() > DATE '2000-01-01'",
     ] {
-        assert!(matches!(refused(sql).kind, K::NotEvaluable(_)), "{sql}");
+        assert!(
+            matches!(
+                refused(sql).kind,
+                K::FunctionNotAllowed(_) | K::NotEvaluable(_)
+            ),
+            "{sql}"
+        );
     }
     assert_eq!(run("starts_with(assigned_to, 'u')", &ctx()), [T, T, T, F]);
 }
