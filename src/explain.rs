@@ -238,7 +238,9 @@ async fn find(
         .iter()
         .map(|f| f.name().as_str())
         .collect();
-    let plan = class.scan_columns(&ctx.state(), &columns, &[]).await?;
+    let plan = class
+        .scan_columns(&ctx.state(), &columns, &[], false)
+        .await?;
     for batch in collect(plan, ctx.task_ctx()).await? {
         let ids = cast(
             batch.column_by_name("sys_id").ok_or("no sys_id column")?,

@@ -107,7 +107,11 @@ impl SecureTable {
                 && branch.class.schema.field_with_name(c).is_ok()
                 && !branch.masks.iter().any(|(m, _)| m == c)
         });
-        let mut plan = branch.class.scan_columns(state, &names, &prune).await?;
+        let lookup = pruning::is_lookup(&prune);
+        let mut plan = branch
+            .class
+            .scan_columns(state, &names, &prune, lookup)
+            .await?;
 
         let df_schema = DFSchema::try_from(plan.schema())?;
         if let Some(filter) = &branch.row_filter {
@@ -311,6 +315,59 @@ mod tests {
         // A hidden (odd) id is found by nobody.
         let (n, _) = answer(&ctx, "SELECT count(*) FROM t WHERE id = 301").await;
         assert_eq!(n, 0);
+    }
+
+    /// Rows the scan itself produced (after the reader's own filtering).
+    fn scan_output_rows(plan: &Arc<dyn ExecutionPlan>) -> Option<usize> {
+        if plan.name() == "DataSourceExec" {
+            return plan.metrics()?.output_rows();
+        }
+        plan.children().into_iter().find_map(scan_output_rows)
+    }
+
+    async fn run_counting_scan(ctx: &SessionContext, sql: &str) -> (i64, usize, String) {
+        let plan = ctx
+            .sql(sql)
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let batches = datafusion::physical_plan::collect(Arc::clone(&plan), ctx.task_ctx())
+            .await
+            .unwrap();
+        let n = batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .value(0);
+        let text = displayable(plan.as_ref()).indent(true).to_string();
+        (n, scan_output_rows(&plan).expect("scan metrics"), text)
+    }
+
+    #[tokio::test]
+    async fn a_lookup_drops_rows_in_the_reader_and_still_filters_above() {
+        let (ctx, _dir) = session().await;
+        let (n, scanned, plan) =
+            run_counting_scan(&ctx, "SELECT count(*) FROM t WHERE id = 300").await;
+        assert_eq!(n, 1);
+        assert_eq!(scanned, 1, "only the matching row is decoded: {plan}");
+        let above = plan.find("FilterExec: id@").expect("user filter above");
+        assert!(above < plan.find("SecureScanExec").unwrap(), "{plan}");
+        // A hidden (odd) id passes the reader and is stopped by the row
+        // filter, as before.
+        let (n, _, _) = run_counting_scan(&ctx, "SELECT count(*) FROM t WHERE id = 301").await;
+        assert_eq!(n, 0);
+        let (n, scanned, plan) =
+            run_counting_scan(&ctx, "SELECT count(*) FROM t WHERE id IN (2, 3, 4, 399)").await;
+        assert_eq!(n, 2, "{plan}");
+        assert!(scanned <= 4, "{scanned} rows decoded: {plan}");
+        // A range only skips row groups: its row group is decoded whole.
+        let (n, scanned, plan) =
+            run_counting_scan(&ctx, "SELECT count(*) FROM t WHERE id >= 350").await;
+        assert_eq!(n, 25);
+        assert!(scanned >= 50, "{scanned} rows decoded: {plan}");
     }
 
     #[tokio::test]

@@ -27,14 +27,18 @@ impl TableDef {
     /// are always columns of its children).
     ///
     /// `prune` predicates (over stored columns, unqualified) are given to
-    /// the Parquet reader only to skip row groups and pages by statistics,
-    /// page index and bloom filters; the reader never filters rows with
-    /// them. Which predicates may go there is the engine's decision.
+    /// the Parquet reader to skip row groups and pages by statistics, page
+    /// index and bloom filters; with `filter_rows` the reader also drops
+    /// the rows they reject before decoding the other columns (late
+    /// materialisation: a lookup decodes one row of the wide columns, not
+    /// a page of them). Which predicates may go there, and when rows may
+    /// be filtered, is the engine's decision.
     pub async fn scan_columns(
         &self,
         state: &dyn Session,
         columns: &[&str],
         prune: &[Expr],
+        filter_rows: bool,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let file_schema = self.listing.schema();
         let mut file_indices: Vec<usize> = Vec::new();
@@ -54,7 +58,7 @@ impl TableDef {
             .scan(state, Some(&file_indices), &[], None)
             .await?;
         let scan = match conjunction(prune.iter().cloned()) {
-            Some(predicate) => self.with_pruning(state, scan, predicate)?,
+            Some(predicate) => self.with_pruning(state, scan, predicate, filter_rows)?,
             None => scan,
         };
         if columns.is_empty() {
@@ -77,12 +81,14 @@ impl TableDef {
 }
 
 impl TableDef {
-    /// `scan` with `predicate` set on its Parquet source for pruning only.
+    /// `scan` with `predicate` set on its Parquet source: for pruning, and
+    /// for filtering rows in the reader when `filter_rows`.
     fn with_pruning(
         &self,
         state: &dyn Session,
         scan: Arc<dyn ExecutionPlan>,
         predicate: Expr,
+        filter_rows: bool,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let Some(exec) = scan.downcast_ref::<DataSourceExec>() else {
             // An empty folder plans as an empty scan: nothing to skip.
@@ -95,7 +101,7 @@ impl TableDef {
         let predicate = state.create_physical_expr(predicate, &file_schema)?;
         let source = source
             .with_predicate(predicate)
-            .with_pushdown_filters(false);
+            .with_pushdown_filters(filter_rows);
         let config = FileScanConfigBuilder::from(config.clone())
             .with_source(Arc::new(source))
             .build();
