@@ -10,7 +10,7 @@ use std::fs::File;
 use std::path::Path;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::metadata::SortingColumn;
@@ -56,6 +56,15 @@ pub(crate) fn properties(schema: &Schema) -> WriterProperties {
     for name in NO_DICTIONARY {
         if schema.field_with_name(name).is_ok() {
             b = b.set_column_dictionary_enabled(ColumnPath::from(name), false);
+        }
+    }
+    // Timestamps nearly all differ: a dictionary page of a row group's
+    // timestamps is about a megabyte, decoded whole by every lookup that
+    // reads the column (6 timestamp columns made a `SELECT *` lookup take
+    // 20 ms instead of 10).
+    for f in schema.fields() {
+        if matches!(f.data_type(), DataType::Timestamp(..)) {
+            b = b.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), false);
         }
     }
     if let Ok(idx) = schema.index_of("number") {
