@@ -17,6 +17,10 @@ pub struct Target {
     pub name: String,
     pub conn: String,
     pub tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+    /// For the raw protocol client.
+    pub addr: SocketAddr,
+    pub tls_config: Option<Arc<rustls::ClientConfig>>,
+    pub database: String,
     _process: Process,
 }
 
@@ -179,13 +183,19 @@ pub fn start_sqlgate(sqlgate: &Path, demo: &Path, work: &Path) -> Result<Target,
     };
     std::thread::spawn(move || for _ in lines {});
     let cert = std::fs::read_to_string(demo.join("server.crt"))?;
+    let tls_config = trusting(&cert)?;
     Ok(Target {
         name: "sqlgate".into(),
         conn: format!(
             "host=127.0.0.1 port={} dbname=sqlgate sslmode=require",
             addr.port()
         ),
-        tls: Some(trusting(&cert)?),
+        tls: Some(tokio_postgres_rustls::MakeRustlsConnect::new(
+            tls_config.as_ref().clone(),
+        )),
+        addr,
+        tls_config: Some(tls_config),
+        database: "sqlgate".into(),
         _process: Process {
             child,
             postgres_data: None,
@@ -193,7 +203,7 @@ pub fn start_sqlgate(sqlgate: &Path, demo: &Path, work: &Path) -> Result<Target,
     })
 }
 
-fn trusting(cert_pem: &str) -> Result<tokio_postgres_rustls::MakeRustlsConnect, Error> {
+fn trusting(cert_pem: &str) -> Result<Arc<rustls::ClientConfig>, Error> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
@@ -205,7 +215,7 @@ fn trusting(cert_pem: &str) -> Result<tokio_postgres_rustls::MakeRustlsConnect, 
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+    Ok(Arc::new(config))
 }
 
 /// The directory holding PostgreSQL's server programs.
@@ -296,6 +306,9 @@ pub fn start_postgres(bin: &Path, dir: &Path) -> Result<Target, Error> {
         name: "PostgreSQL 15".into(),
         conn: format!("host=127.0.0.1 port={port} dbname=postgres"),
         tls: None,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        tls_config: None,
+        database: "postgres".into(),
         _process: Process {
             child,
             postgres_data: Some(data),

@@ -2,18 +2,20 @@
 
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use crate::Error;
+use crate::raw::{Login, RawConn};
 
 /// How a query's result is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Simple protocol, text rows.
     Text,
-    /// Extended protocol, binary rows.
-    Binary,
+    /// A large result through the raw protocol client: the simple
+    /// protocol (text rows) or the extended one (binary rows).
+    Stream { binary: bool },
     /// The small queries, each once, from many clients at once.
     Concurrent(usize),
 }
@@ -77,12 +79,12 @@ pub fn all(lookup: &str, clients: usize) -> Vec<Query> {
     queries.push(Query {
         name: "SELECT * (20 columns), text",
         sql: stream.clone(),
-        mode: Mode::Text,
+        mode: Mode::Stream { binary: false },
     });
     queries.push(Query {
         name: "SELECT * (20 columns), binary",
         sql: stream,
-        mode: Mode::Binary,
+        mode: Mode::Stream { binary: true },
     });
     queries.push(Query {
         name: "concurrent mix",
@@ -96,6 +98,7 @@ pub fn all(lookup: &str, clients: usize) -> Vec<Query> {
 pub async fn run_once(
     connect: &(dyn Fn() -> futures::future::BoxFuture<'static, Result<Client, Error>> + Sync),
     client: &Client,
+    raw: &Login,
     query: &Query,
     lookup: &str,
 ) -> Result<(Duration, u64), Error> {
@@ -105,15 +108,11 @@ pub async fn run_once(
             let rows = text_rows(client, &query.sql).await?;
             Ok((started.elapsed(), rows))
         }
-        Mode::Binary => {
+        Mode::Stream { binary } => {
+            // Logged in before the clock starts, like a pooled connection.
+            let mut conn = RawConn::connect(raw).await?;
             let started = Instant::now();
-            let statement = client.prepare(&query.sql).await?;
-            let stream = client
-                .query_raw(&statement, std::iter::empty::<i32>())
-                .await?;
-            let rows = stream
-                .try_fold(0u64, |n, _| async move { Ok(n + 1) })
-                .await?;
+            let rows = conn.stream(&query.sql, binary).await?;
             Ok((started.elapsed(), rows))
         }
         Mode::Concurrent(clients) => {
