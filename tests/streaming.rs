@@ -103,6 +103,9 @@ async fn cancel_stops_a_computing_query_and_a_streaming_one() {
 
     // The session is still usable, and a cancel when idle does nothing.
     c.cancel_token().cancel_query(s.tls()).await.unwrap();
+    // A CancelRequest is asynchronous (the client does not wait for the
+    // server to act on it): give it time to land while the session idles.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let n = c.simple_query("SELECT 7").await.unwrap();
     assert_eq!(n.len(), 3);
 }

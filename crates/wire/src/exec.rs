@@ -139,7 +139,8 @@ pub(crate) async fn run(
             Ok(Outcome::Rows(QueryResponse::new(
                 fields.clone(),
                 RowStream::new(batches, fields, stopper, record.take())
-                    .with_time_zone(&session.vars().time_zone()),
+                    .with_time_zone(&session.vars().time_zone())
+                    .pipelined(),
             )))
         }
         Command::Show(name) => {

@@ -8,8 +8,13 @@
 //! sending rows.
 //!
 //! Each batch is encoded whole by [`BatchEncoder`] (one typed encoder per
-//! column, all rows in one buffer) when its first row is asked for, so at
-//! most one encoded batch is held at a time.
+//! column, all rows in one buffer). For a query's result this happens in a
+//! task of its own, which also drives the DataFusion stream: while the
+//! connection's task writes one batch's rows to the socket (framing, TLS,
+//! system calls), the next batch is decoded and encoded on the other core. The hand-over channel holds one
+//! batch, so at most three encoded batches exist at a time (one being
+//! written, one waiting, one being encoded); dropping the stream (end,
+//! error, cancel, client gone) aborts the task and the query under it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,6 +27,8 @@ use pgwire::api::results::FieldInfo;
 use pgwire::error::PgWireResult;
 use pgwire::messages::data::DataRow;
 use sqlgate_engine::{EngineError, error::classify};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
@@ -71,10 +78,41 @@ impl Stopper {
     }
 }
 
+/// What the encoding task hands over.
+enum Piece {
+    Rows(Vec<DataRow>),
+    /// The query failed while producing batches.
+    Failed(EngineError),
+    /// A value could not be encoded.
+    Unencodable(pgwire::error::PgWireError),
+    /// Every batch was handed over. The channel closing without it means
+    /// the task died: the result is incomplete and must not look whole.
+    End,
+}
+
+/// Where rows come from.
+enum Source {
+    /// Batches pulled and encoded on the connection's task, when rows are
+    /// asked for: a cursor's FETCH takes exactly the rows it sends.
+    Inline {
+        batches: SendableRecordBatchStream,
+        encoder: BatchEncoder,
+    },
+    /// Handed to an encoding task when the first row is asked for.
+    Ready {
+        batches: SendableRecordBatchStream,
+        encoder: BatchEncoder,
+    },
+    Running {
+        pieces: mpsc::Receiver<Piece>,
+        task: JoinHandle<()>,
+    },
+    Finished,
+}
+
 /// A stream of DataRows from a stream of batches.
 pub struct RowStream {
-    batches: SendableRecordBatchStream,
-    encoder: BatchEncoder,
+    source: Source,
     rows: std::vec::IntoIter<DataRow>,
     stopper: Stopper,
     done: bool,
@@ -89,8 +127,10 @@ impl RowStream {
         record: Option<StatementRecord>,
     ) -> RowStream {
         RowStream {
-            batches,
-            encoder: BatchEncoder::new(fields),
+            source: Source::Inline {
+                batches,
+                encoder: BatchEncoder::new(fields),
+            },
             rows: Vec::new().into_iter(),
             stopper,
             done: false,
@@ -100,8 +140,54 @@ impl RowStream {
 
     /// The session time zone, for `timestamptz` values sent as text.
     pub(crate) fn with_time_zone(mut self, time_zone: &str) -> RowStream {
-        self.encoder = self.encoder.with_time_zone(time_zone);
+        self.source = match std::mem::replace(&mut self.source, Source::Finished) {
+            Source::Inline { batches, encoder } => Source::Inline {
+                batches,
+                encoder: encoder.with_time_zone(time_zone),
+            },
+            other => other,
+        };
         self
+    }
+
+    /// Decodes and encodes the next batch on another task while this one
+    /// writes rows: for a query's whole result, not for a cursor, whose
+    /// position must move only by the rows a FETCH takes.
+    pub(crate) fn pipelined(mut self) -> RowStream {
+        self.source = match std::mem::replace(&mut self.source, Source::Finished) {
+            Source::Inline { batches, encoder } => Source::Ready { batches, encoder },
+            other => other,
+        };
+        self
+    }
+}
+
+/// Pulls batches, encodes them and hands them over, one waiting at most.
+async fn encode_batches(
+    mut batches: SendableRecordBatchStream,
+    mut encoder: BatchEncoder,
+    pieces: mpsc::Sender<Piece>,
+) {
+    while let Some(next) = batches.next().await {
+        let (piece, last) = match next {
+            Ok(batch) => match encoder.encode(&batch) {
+                Ok(rows) => (Piece::Rows(rows), false),
+                Err(e) => (Piece::Unencodable(e), true),
+            },
+            Err(e) => (Piece::Failed(classify(e)), true),
+        };
+        if pieces.send(piece).await.is_err() || last {
+            return;
+        }
+    }
+    let _ = pieces.send(Piece::End).await;
+}
+
+impl Drop for RowStream {
+    fn drop(&mut self) {
+        if let Source::Running { task, .. } = &self.source {
+            task.abort();
+        }
     }
 }
 
@@ -134,28 +220,77 @@ impl Stream for RowStream {
                 }
                 return Poll::Ready(Some(Ok(row)));
             }
-            match this.batches.poll_next_unpin(cx) {
+            if let Source::Inline { batches, encoder } = &mut this.source {
+                match batches.poll_next_unpin(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(None) => {
+                        this.done = true;
+                        if let Some(mut r) = this.record.take() {
+                            r.finish(None);
+                        }
+                        return Poll::Ready(None);
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        return Poll::Ready(Some(Err(this.fail(classify(e)))));
+                    }
+                    Poll::Ready(Some(Ok(batch))) => match encoder.encode(&batch) {
+                        Ok(rows) => {
+                            this.rows = rows.into_iter();
+                            continue;
+                        }
+                        Err(e) => {
+                            this.done = true;
+                            if let Some(mut r) = this.record.take() {
+                                r.finish(Some("22000"));
+                            }
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                    },
+                }
+            }
+            if matches!(this.source, Source::Ready { .. }) {
+                let Source::Ready { batches, encoder } =
+                    std::mem::replace(&mut this.source, Source::Finished)
+                else {
+                    unreachable!("matched above")
+                };
+                let (tx, rx) = mpsc::channel(1);
+                this.source = Source::Running {
+                    pieces: rx,
+                    task: tokio::spawn(encode_batches(batches, encoder, tx)),
+                };
+            }
+            let Source::Running { pieces, .. } = &mut this.source else {
+                this.done = true;
+                return Poll::Ready(None);
+            };
+            match pieces.poll_recv(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => {
+                    let e = EngineError::new(
+                        sqlgate_engine::error::sqlstate::INTERNAL_ERROR,
+                        "the result stream ended unexpectedly",
+                    );
+                    return Poll::Ready(Some(Err(this.fail(e))));
+                }
+                Poll::Ready(Some(Piece::End)) => {
                     this.done = true;
                     if let Some(mut r) = this.record.take() {
                         r.finish(None);
                     }
                     return Poll::Ready(None);
                 }
-                Poll::Ready(Some(Err(e))) => {
-                    return Poll::Ready(Some(Err(this.fail(classify(e)))));
+                Poll::Ready(Some(Piece::Rows(rows))) => this.rows = rows.into_iter(),
+                Poll::Ready(Some(Piece::Failed(e))) => {
+                    return Poll::Ready(Some(Err(this.fail(e))));
                 }
-                Poll::Ready(Some(Ok(batch))) => match this.encoder.encode(&batch) {
-                    Ok(rows) => this.rows = rows.into_iter(),
-                    Err(e) => {
-                        this.done = true;
-                        if let Some(mut r) = this.record.take() {
-                            r.finish(Some("22000"));
-                        }
-                        return Poll::Ready(Some(Err(e)));
+                Poll::Ready(Some(Piece::Unencodable(e))) => {
+                    this.done = true;
+                    if let Some(mut r) = this.record.take() {
+                        r.finish(Some("22000"));
                     }
-                },
+                    return Poll::Ready(Some(Err(e)));
+                }
             }
         }
     }

@@ -404,7 +404,8 @@ mod tests {
             c
         };
         assert_eq!(v.verify(&sign("k1", claims(&|_| {}))), Ok("s1".into()));
-        let cases: [(&dyn Fn(&mut serde_json::Value), TokenError); 6] = [
+        type Tamper<'a> = &'a dyn Fn(&mut serde_json::Value);
+        let cases: [(Tamper, TokenError); 6] = [
             (&|c| c["exp"] = (now() - 120).into(), TokenError::Expired),
             (
                 &|c| c["nbf"] = (now() + 120).into(),
