@@ -54,6 +54,10 @@ struct Args {
     /// /usr/lib/postgresql/15/bin or on PATH when not given.
     #[arg(long)]
     pg_bin: Option<PathBuf>,
+    /// Run only the queries whose name contains this text (e.g. `SELECT *`,
+    /// `lookup`); all of them when not given.
+    #[arg(long)]
+    only: Option<String>,
     /// The report to write.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
@@ -167,23 +171,25 @@ async fn bench(args: Args) -> Result<(), Error> {
             )
             .await?
             .get(0);
-        for query in workload::all(&lookup, args.clients) {
+        let selected = workload::all(&lookup, args.clients)
+            .into_iter()
+            .filter(|q| args.only.as_deref().is_none_or(|o| q.name.contains(o)));
+        for query in selected {
             eprintln!("  {} / {}", account.label, query.name);
             let mut times: Vec<Vec<Duration>> = vec![Vec::new(); targets.len()];
             let mut rows = vec![0u64; targets.len()];
             // A warm-up run each, then the targets take turns.
             for round in 0..=args.runs {
                 for (t, connect) in connects.iter().enumerate() {
-                    let (elapsed, n) =
-                        workload::run_once(
-                            connect.as_ref(),
-                            &clients[t],
-                            &raw_logins[t],
-                            &query,
-                            &lookup,
-                        )
-                            .await
-                            .map_err(|e| format!("{} on {}: {e}", query.name, targets[t].name))?;
+                    let (elapsed, n) = workload::run_once(
+                        connect.as_ref(),
+                        &clients[t],
+                        &raw_logins[t],
+                        &query,
+                        &lookup,
+                    )
+                    .await
+                    .map_err(|e| format!("{} on {}: {e}", query.name, targets[t].name))?;
                     if round > 0 {
                         times[t].push(elapsed);
                     }
@@ -282,8 +288,14 @@ fn render(
     );
     let _ = writeln!(
         s,
-        "- Command: `bench/run --scale {} --runs {} --clients {}`\n",
-        args.scale, args.runs, args.clients
+        "- Command: `bench/run --scale {} --runs {} --clients {}{}`\n",
+        args.scale,
+        args.runs,
+        args.clients,
+        args.only
+            .as_deref()
+            .map(|o| format!(" --only '{o}'"))
+            .unwrap_or_default()
     );
     let _ = writeln!(
         s,
