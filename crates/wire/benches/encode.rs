@@ -155,7 +155,7 @@ fn main() {
             let mut rows = 0;
             for b in &batches {
                 let encoded = encoder.encode(b).unwrap();
-                rows += encoded.len();
+                rows += encoded.rows();
                 black_box(encoded);
             }
             rows

@@ -88,6 +88,14 @@ impl Handlers {
     }
 }
 
+impl Handlers {
+    /// The query handler itself, for the messages the connection loop
+    /// hands it directly.
+    pub fn queries(&self) -> Arc<QueryHandler> {
+        Arc::clone(&self.query)
+    }
+}
+
 impl PgWireServerHandlers for Handlers {
     fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
         Arc::clone(&self.query)

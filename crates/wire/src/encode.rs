@@ -20,7 +20,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{
     ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, DurationMicrosecondType,
@@ -72,8 +72,8 @@ impl BatchEncoder {
         self
     }
 
-    /// The DataRows of a batch, in order.
-    pub fn encode(&mut self, batch: &RecordBatch) -> PgWireResult<Vec<DataRow>> {
+    /// The DataRow messages of a batch, in order, in one buffer.
+    pub fn encode(&mut self, batch: &RecordBatch) -> PgWireResult<Encoded> {
         let rows = batch.num_rows();
         let columns = batch.num_columns();
         let mut cells = Vec::with_capacity(columns);
@@ -89,25 +89,90 @@ impl BatchEncoder {
         let per_row = if self.row_bytes > 0 {
             self.row_bytes + self.row_bytes / 8
         } else {
-            columns * 16
+            DATA_ROW_HEADER + columns * 16
         };
+        let field_count = i16::try_from(columns)
+            .map_err(|_| crate::errors::error("54011", "too many result columns"))?;
         let mut buf = BytesMut::with_capacity(per_row * rows);
-        let mut out = Vec::with_capacity(rows);
-        let mut total = 0;
         for row in 0..rows {
+            let start = buf.len();
+            buf.put_u8(b'D');
+            buf.put_i32(0);
+            buf.put_i16(field_count);
             for cell in cells.iter_mut() {
                 cell(row, &mut buf);
             }
-            total += buf.len();
-            // `split` hands over what this row wrote; the next row continues
-            // in the same allocation.
-            out.push(DataRow::new(buf.split(), columns as i16));
+            // The length counts itself, not the type byte.
+            let len = i32::try_from(buf.len() - start - 1).map_err(|_| {
+                crate::errors::error("54000", "a result row exceeds the maximum message length")
+            })?;
+            buf[start + 1..start + 5].copy_from_slice(&len.to_be_bytes());
         }
-        if let Some(per_row) = total.checked_div(rows) {
+        if let Some(per_row) = buf.len().checked_div(rows) {
             self.row_bytes = per_row;
         }
-        Ok(out)
+        Ok(Encoded { bytes: buf, rows })
     }
+}
+
+/// The type byte, length and field count before a DataRow's cells.
+pub(crate) const DATA_ROW_HEADER: usize = 7;
+
+/// Whole DataRow messages, back to back: what goes to the socket as is.
+#[derive(Debug, Default)]
+pub struct Encoded {
+    bytes: BytesMut,
+    rows: usize,
+}
+
+impl Encoded {
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// The messages, ready to write.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Takes the first `n` rows (all of them when there are fewer).
+    pub fn split_rows(&mut self, n: usize) -> Encoded {
+        if n >= self.rows {
+            return std::mem::take(self);
+        }
+        let mut at = 0;
+        for _ in 0..n {
+            at += 1 + message_length(&self.bytes[at..]);
+        }
+        self.rows -= n;
+        Encoded {
+            bytes: self.bytes.split_to(at),
+            rows: n,
+        }
+    }
+
+    /// Takes the first row as a DataRow (its cells without the header),
+    /// for senders that go message by message.
+    pub fn next_row(&mut self) -> Option<DataRow> {
+        if self.rows == 0 {
+            return None;
+        }
+        self.rows -= 1;
+        let len = message_length(&self.bytes);
+        let field_count = i16::from_be_bytes([self.bytes[5], self.bytes[6]]);
+        let mut cells = self.bytes.split_to(1 + len);
+        cells.advance(DATA_ROW_HEADER);
+        Some(DataRow::new(cells, field_count))
+    }
+}
+
+/// The length field of the message starting at `bytes[0]`.
+fn message_length(bytes: &[u8]) -> usize {
+    i32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]) as usize
 }
 
 /// The session offset (seconds east of UTC) of a `TimeZone` setting.
@@ -1055,10 +1120,15 @@ mod tests {
             Format::UnifiedText
         };
         let fields = Arc::new(arrow_schema_to_pg_fields(&schema, &format, None).unwrap());
-        BatchEncoder::new(fields)
+        let mut encoded = BatchEncoder::new(fields)
             .with_time_zone(tz)
             .encode(&batch)
-            .unwrap()
+            .unwrap();
+        let rows = encoded.rows();
+        let out: Vec<DataRow> = std::iter::from_fn(|| encoded.next_row()).collect();
+        assert_eq!(out.len(), rows);
+        assert!(encoded.bytes().is_empty(), "bytes left after the last row");
+        out
     }
 
     /// Text of each row of a one-column result.
@@ -1103,6 +1173,55 @@ mod tests {
 
     fn s(v: &[Option<&str>]) -> Vec<Option<String>> {
         v.iter().map(|x| x.map(str::to_owned)).collect()
+    }
+
+    /// A batch is whole DataRow messages back to back: taking rows off the
+    /// front in any split gives the same messages as the batch in one go.
+    #[test]
+    fn encoded_rows_split_at_message_boundaries() {
+        let a: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("a"),
+            None,
+            Some("ccc"),
+            Some(""),
+            Some("eeeee"),
+        ]));
+        let b: ArrayRef = Arc::new(Int32Array::from(vec![1, 2, 3, 4, 5]));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Utf8, true),
+            Field::new("b", DataType::Int32, false),
+        ]));
+        let fields =
+            Arc::new(arrow_schema_to_pg_fields(&schema, &Format::UnifiedText, None).unwrap());
+        let batch = RecordBatch::try_new(schema, vec![a, b]).unwrap();
+        let mut encoder = BatchEncoder::new(fields);
+        let whole = encoder.encode(&batch).unwrap();
+        assert_eq!(whole.rows(), 5);
+        // Walk the messages by their declared lengths.
+        let mut at = 0;
+        let mut count = 0;
+        while at < whole.bytes().len() {
+            assert_eq!(whole.bytes()[at], b'D');
+            at += 1 + message_length(&whole.bytes()[at..]);
+            count += 1;
+        }
+        assert_eq!((at, count), (whole.bytes().len(), 5));
+
+        let mut rest = encoder.encode(&batch).unwrap();
+        let first = rest.split_rows(2);
+        let second = rest.split_rows(1);
+        let last = rest.split_rows(10);
+        assert_eq!((first.rows(), second.rows(), last.rows()), (2, 1, 2));
+        assert!(rest.is_empty() && rest.bytes().is_empty());
+        let joined = [first.bytes(), second.bytes(), last.bytes()].concat();
+        assert_eq!(joined, whole.bytes());
+
+        let mut one_by_one = encoder.encode(&batch).unwrap();
+        let rows: Vec<_> = std::iter::from_fn(|| one_by_one.next_row())
+            .map(|r| cells(&r))
+            .collect();
+        assert_eq!(rows[1], vec![None, Some(b"2".to_vec())]);
+        assert_eq!(rows[3], vec![Some(Vec::new()), Some(b"4".to_vec())]);
     }
 
     #[test]

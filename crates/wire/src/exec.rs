@@ -1,5 +1,5 @@
 //! Running one gated command in a session, for either protocol. Queries
-//! become streams of DataRows; session commands answer at once with a tag or
+//! become streams of encoded rows; session commands answer at once with a tag or
 //! a small result. Transaction commands only report: the server is
 //! read-only, so a transaction has nothing to commit or undo.
 
@@ -12,16 +12,17 @@ use datafusion::common::ParamValues;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use pgwire::api::portal::Format;
-use pgwire::api::results::{FieldInfo, QueryResponse};
+use pgwire::api::results::FieldInfo;
 use sqlgate_engine::{Command, EngineError, Session, sqlstate};
 use tokio::time::Instant;
 
 use crate::observe::StatementRecord;
 use crate::rows::{RowStream, Stopper};
+use crate::sink::ResultRows;
 
 /// What a command produced.
 pub(crate) enum Outcome {
-    Rows(QueryResponse),
+    Rows(ResultRows),
     /// A command tag such as `SET`.
     Tag(&'static str),
     /// A tag with a row count, such as `MOVE 5`.
@@ -136,7 +137,7 @@ pub(crate) async fn run(
             }
             let mut stopper = stopper;
             let batches = stopper.run(session.execute(plan)).await?;
-            Ok(Outcome::Rows(QueryResponse::new(
+            Ok(Outcome::Rows(ResultRows::new(
                 fields.clone(),
                 RowStream::new(batches, fields, stopper, record.take())
                     .with_time_zone(&session.vars().time_zone())
@@ -213,14 +214,14 @@ fn batch_response(
     format: &Format,
     stopper: Stopper,
     record: Option<StatementRecord>,
-) -> Result<QueryResponse, EngineError> {
+) -> Result<ResultRows, EngineError> {
     let schema = batch.schema();
     let fields = fields_for(&schema, format)?;
     let batches = Box::pin(RecordBatchStreamAdapter::new(
         schema,
         futures::stream::iter([Ok(batch)]),
     ));
-    Ok(QueryResponse::new(
+    Ok(ResultRows::new(
         fields.clone(),
         RowStream::new(batches, fields, stopper, record),
     ))

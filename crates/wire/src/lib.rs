@@ -26,6 +26,7 @@ pub mod rows;
 pub mod sasl;
 pub mod scram;
 pub mod server;
+mod sink;
 mod startup;
 pub mod tls;
 pub mod token;

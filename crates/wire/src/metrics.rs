@@ -70,7 +70,7 @@ impl Default for Metrics {
         registry.register("rows_sent", "Result rows sent", m.rows.clone());
         registry.register(
             "bytes_sent",
-            "Result bytes sent (DataRow payloads)",
+            "Result bytes sent (DataRow messages)",
             m.bytes.clone(),
         );
         registry.register("denials", "Refusals by kind", m.denials.clone());

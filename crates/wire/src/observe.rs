@@ -52,8 +52,9 @@ impl StatementRecord {
         self.tables = facts.tables;
     }
 
-    pub fn row(&mut self, bytes: usize) {
-        self.rows += 1;
+    /// Counts rows sent and the bytes of their DataRow messages.
+    pub fn rows(&mut self, rows: usize, bytes: usize) {
+        self.rows += rows as u64;
         self.bytes += bytes as u64;
     }
 

@@ -19,7 +19,7 @@ use futures::{Sink, SinkExt, StreamExt};
 use pgwire::api::portal::{Format, Portal, PortalExecutionState};
 use pgwire::api::query::{
     ExtendedQueryHandler, SimpleQueryHandler, send_describe_response, send_execution_response,
-    send_query_response, send_ready_for_query,
+    send_ready_for_query,
 };
 use pgwire::api::results::{DescribePortalResponse, FieldInfo, Response, Tag};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
@@ -41,6 +41,7 @@ use crate::errors::{self, error};
 use crate::exec::{self, Outcome};
 use crate::observe::StatementRecord;
 use crate::rows::Stopper;
+use crate::sink::{ResultRows, RowSink};
 
 mod cursor;
 
@@ -269,7 +270,13 @@ impl QueryHandler {
     /// status current as statements complete.
     async fn simple<C>(&self, client: &mut C, sql: &str) -> PgWireResult<()>
     where
-        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C: ClientInfo
+            + ClientPortalStore
+            + Sink<PgWireBackendMessage>
+            + RowSink
+            + Unpin
+            + Send
+            + Sync,
         C::PortalStore: PortalStore,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
@@ -316,7 +323,7 @@ impl QueryHandler {
                 )
                 .await?;
             match outcome {
-                Outcome::Rows(rows) => send_query_response(client, rows, true).await?,
+                Outcome::Rows(rows) => rows.send(client, true).await?,
                 Outcome::Tag(tag) => send_execution_response(client, Tag::new(tag)).await?,
                 Outcome::Count(tag, n) => {
                     send_execution_response(client, Tag::new(tag).with_rows(n)).await?;
@@ -360,7 +367,13 @@ impl QueryHandler {
         max_rows: usize,
     ) -> PgWireResult<()>
     where
-        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C: ClientInfo
+            + ClientPortalStore
+            + Sink<PgWireBackendMessage>
+            + RowSink
+            + Unpin
+            + Send
+            + Sync,
         C::PortalStore: PortalStore<Statement = Prepared>,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
@@ -368,7 +381,16 @@ impl QueryHandler {
         let state = portal.state();
         let mut state = state.lock().await;
         if matches!(*state, PortalExecutionState::Initial) {
-            match ExtendedQueryHandler::do_query(self, client, portal, max_rows).await? {
+            let response = match self.start_portal(client, portal).await? {
+                // All rows at once: straight to the socket, batch by batch.
+                Started::Rows(rows) if max_rows == 0 => {
+                    *state = PortalExecutionState::Finished;
+                    return rows.send(client, false).await;
+                }
+                Started::Rows(rows) => Response::Query(rows.into_response()),
+                Started::Other(response) => response,
+            };
+            match response {
                 Response::Query(rows) => *state = PortalExecutionState::Suspended(rows),
                 Response::Execution(tag) => {
                     *state = PortalExecutionState::Finished;
@@ -423,11 +445,19 @@ impl QueryHandler {
     }
 }
 
-#[async_trait]
-impl SimpleQueryHandler for QueryHandler {
-    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+impl QueryHandler {
+    /// A Query message (the simple protocol). The connection loop calls
+    /// this itself, with its socket, so that rows are written in whole
+    /// batches (see [`RowSink`]).
+    pub(crate) async fn on_query_message<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
     where
-        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C: ClientInfo
+            + ClientPortalStore
+            + Sink<PgWireBackendMessage>
+            + RowSink
+            + Unpin
+            + Send
+            + Sync,
         C::PortalStore: PortalStore,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
@@ -448,6 +478,19 @@ impl SimpleQueryHandler for QueryHandler {
         let status = client.transaction_status();
         send_ready_for_query(client, status).await
     }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for QueryHandler {
+    async fn on_query<C>(&self, _client: &mut C, _query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        Err(not_routed())
+    }
 
     async fn do_query<C>(&self, _client: &mut C, _query: &str) -> PgWireResult<Vec<Response>>
     where
@@ -456,7 +499,7 @@ impl SimpleQueryHandler for QueryHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        unreachable!("on_query is implemented directly")
+        Err(not_routed())
     }
 }
 
@@ -568,12 +611,67 @@ impl ExtendedQueryHandler for QueryHandler {
         Ok(())
     }
 
-    /// Streams the portal's rows straight to the socket. pgwire's default
-    /// gathers every row of an unlimited Execute into memory first, which
-    /// would defeat streaming, backpressure and cancellation.
-    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    async fn on_execute<C>(&self, _client: &mut C, _message: Execute) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        Err(not_routed())
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Prepared>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        Ok(match self.start_portal(client, portal).await? {
+            Started::Rows(rows) => Response::Query(rows.into_response()),
+            Started::Other(response) => response,
+        })
+    }
+}
+
+/// What the first Execute of a portal started.
+enum Started {
+    Rows(ResultRows),
+    Other(Response),
+}
+
+/// The connection loop routes Query and Execute messages to
+/// [`QueryHandler::on_query_message`] and [`QueryHandler::on_execute_message`];
+/// pgwire's own entry points are never reached.
+fn not_routed() -> PgWireError {
+    error("XX000", "query messages are handled by the connection loop")
+}
+
+impl QueryHandler {
+    /// An Execute message. The connection loop calls this itself, with its
+    /// socket, so that an unlimited Execute writes rows in whole batches.
+    /// pgwire's default would also gather every row of an unlimited
+    /// Execute into memory first, defeating streaming, backpressure and
+    /// cancellation.
+    pub(crate) async fn on_execute_message<C>(
+        &self,
+        client: &mut C,
+        message: Execute,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo
+            + ClientPortalStore
+            + Sink<PgWireBackendMessage>
+            + RowSink
+            + Unpin
+            + Send
+            + Sync,
         C::PortalStore: PortalStore<Statement = Prepared>,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
@@ -601,12 +699,12 @@ impl ExtendedQueryHandler for QueryHandler {
         outcome
     }
 
-    async fn do_query<C>(
+    /// Runs a portal's statement (its first Execute).
+    async fn start_portal<C>(
         &self,
         client: &mut C,
         portal: &Portal<Prepared>,
-        _max_rows: usize,
-    ) -> PgWireResult<Response>
+    ) -> PgWireResult<Started>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = Prepared>,
@@ -652,8 +750,8 @@ impl ExtendedQueryHandler for QueryHandler {
                 origin,
             )
             .await?;
-        Ok(match outcome {
-            Outcome::Rows(rows) => Response::Query(rows),
+        Ok(Started::Other(match outcome {
+            Outcome::Rows(rows) => return Ok(Started::Rows(rows)),
             Outcome::Tag(tag) => Response::Execution(Tag::new(tag)),
             Outcome::Count(tag, n) => Response::Execution(Tag::new(tag).with_rows(n)),
             Outcome::Begin => Response::TransactionStart(Tag::new("BEGIN")),
@@ -669,7 +767,7 @@ impl ExtendedQueryHandler for QueryHandler {
                 }
                 Response::Execution(Tag::new(tag))
             }
-        })
+        }))
     }
 }
 

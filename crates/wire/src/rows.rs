@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use crate::encode::BatchEncoder;
+use crate::encode::{BatchEncoder, Encoded};
 use crate::errors;
 use crate::observe::StatementRecord;
 
@@ -80,7 +80,7 @@ impl Stopper {
 
 /// What the encoding task hands over.
 enum Piece {
-    Rows(Vec<DataRow>),
+    Rows(Encoded),
     /// The query failed while producing batches.
     Failed(EngineError),
     /// A value could not be encoded.
@@ -113,7 +113,8 @@ enum Source {
 /// A stream of DataRows from a stream of batches.
 pub struct RowStream {
     source: Source,
-    rows: std::vec::IntoIter<DataRow>,
+    /// Encoded rows not yet taken.
+    rows: Encoded,
     stopper: Stopper,
     done: bool,
     record: Option<StatementRecord>,
@@ -131,7 +132,7 @@ impl RowStream {
                 batches,
                 encoder: BatchEncoder::new(fields),
             },
-            rows: Vec::new().into_iter(),
+            rows: Encoded::default(),
             stopper,
             done: false,
             record,
@@ -202,66 +203,56 @@ impl RowStream {
     }
 }
 
-impl Stream for RowStream {
-    type Item = PgWireResult<DataRow>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
+impl RowStream {
+    /// Waits until encoded rows are at hand: `Some(Ok(()))` when they are,
+    /// `None` at the end of the result.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Option<PgWireResult<()>>> {
         loop {
-            if this.done {
+            if !self.rows.is_empty() {
+                return Poll::Ready(Some(Ok(())));
+            }
+            if self.done {
                 return Poll::Ready(None);
             }
-            if let Some(e) = this.stopper.poll_stop(cx) {
-                return Poll::Ready(Some(Err(this.fail(e))));
+            // Checked once a batch, before the next is asked for: a cancel
+            // or timeout stops the result within one batch of rows, and
+            // the rows in between cost no timer polls.
+            if let Some(e) = self.stopper.poll_stop(cx) {
+                return Poll::Ready(Some(Err(self.fail(e))));
             }
-            if let Some(row) = this.rows.next() {
-                if let Some(r) = &mut this.record {
-                    r.row(row.data.len());
-                }
-                return Poll::Ready(Some(Ok(row)));
-            }
-            if let Source::Inline { batches, encoder } = &mut this.source {
+            if let Source::Inline { batches, encoder } = &mut self.source {
                 match batches.poll_next_unpin(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(None) => {
-                        this.done = true;
-                        if let Some(mut r) = this.record.take() {
-                            r.finish(None);
-                        }
+                        self.end();
                         return Poll::Ready(None);
                     }
                     Poll::Ready(Some(Err(e))) => {
-                        return Poll::Ready(Some(Err(this.fail(classify(e)))));
+                        return Poll::Ready(Some(Err(self.fail(classify(e)))));
                     }
                     Poll::Ready(Some(Ok(batch))) => match encoder.encode(&batch) {
                         Ok(rows) => {
-                            this.rows = rows.into_iter();
+                            self.rows = rows;
                             continue;
                         }
-                        Err(e) => {
-                            this.done = true;
-                            if let Some(mut r) = this.record.take() {
-                                r.finish(Some("22000"));
-                            }
-                            return Poll::Ready(Some(Err(e)));
-                        }
+                        Err(e) => return Poll::Ready(Some(Err(self.unencodable(e)))),
                     },
                 }
             }
-            if matches!(this.source, Source::Ready { .. }) {
+            if matches!(self.source, Source::Ready { .. }) {
                 let Source::Ready { batches, encoder } =
-                    std::mem::replace(&mut this.source, Source::Finished)
+                    std::mem::replace(&mut self.source, Source::Finished)
                 else {
                     unreachable!("matched above")
                 };
                 let (tx, rx) = mpsc::channel(1);
-                this.source = Source::Running {
+                self.source = Source::Running {
                     pieces: rx,
                     task: tokio::spawn(encode_batches(batches, encoder, tx)),
                 };
             }
-            let Source::Running { pieces, .. } = &mut this.source else {
-                this.done = true;
+            let Source::Running { pieces, .. } = &mut self.source else {
+                self.done = true;
                 return Poll::Ready(None);
             };
             match pieces.poll_recv(cx) {
@@ -271,26 +262,76 @@ impl Stream for RowStream {
                         sqlgate_engine::error::sqlstate::INTERNAL_ERROR,
                         "the result stream ended unexpectedly",
                     );
-                    return Poll::Ready(Some(Err(this.fail(e))));
+                    return Poll::Ready(Some(Err(self.fail(e))));
                 }
                 Poll::Ready(Some(Piece::End)) => {
-                    this.done = true;
-                    if let Some(mut r) = this.record.take() {
-                        r.finish(None);
-                    }
+                    self.end();
                     return Poll::Ready(None);
                 }
-                Poll::Ready(Some(Piece::Rows(rows))) => this.rows = rows.into_iter(),
+                Poll::Ready(Some(Piece::Rows(rows))) => self.rows = rows,
                 Poll::Ready(Some(Piece::Failed(e))) => {
-                    return Poll::Ready(Some(Err(this.fail(e))));
+                    return Poll::Ready(Some(Err(self.fail(e))));
                 }
                 Poll::Ready(Some(Piece::Unencodable(e))) => {
-                    this.done = true;
-                    if let Some(mut r) = this.record.take() {
-                        r.finish(Some("22000"));
-                    }
-                    return Poll::Ready(Some(Err(e)));
+                    return Poll::Ready(Some(Err(self.unencodable(e))));
                 }
+            }
+        }
+    }
+
+    /// The next encoded rows, at most `max_rows` of them (0: no limit),
+    /// as whole DataRow messages: `None` at the end of the result.
+    pub(crate) async fn next_rows(&mut self, max_rows: usize) -> Option<PgWireResult<Encoded>> {
+        match std::future::poll_fn(|cx| self.poll_fill(cx)).await? {
+            Ok(()) => {}
+            Err(e) => return Some(Err(e)),
+        }
+        let rows = if max_rows == 0 {
+            std::mem::take(&mut self.rows)
+        } else {
+            self.rows.split_rows(max_rows)
+        };
+        if let Some(r) = &mut self.record {
+            r.rows(rows.rows(), rows.bytes().len());
+        }
+        Some(Ok(rows))
+    }
+
+    /// The result ended whole.
+    fn end(&mut self) {
+        self.done = true;
+        if let Some(mut r) = self.record.take() {
+            r.finish(None);
+        }
+    }
+
+    /// A value could not be encoded: the result ends with that error.
+    fn unencodable(&mut self, e: pgwire::error::PgWireError) -> pgwire::error::PgWireError {
+        self.done = true;
+        if let Some(mut r) = self.record.take() {
+            r.finish(Some("22000"));
+        }
+        e
+    }
+}
+
+/// Row by row, for pgwire's portal and cursor machinery.
+impl Stream for RowStream {
+    type Item = PgWireResult<DataRow>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        match this.poll_fill(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(Some(Ok(()))) => {
+                let row = this.rows.next_row().expect("rows are at hand");
+                if let Some(r) = &mut this.record {
+                    // The whole message, header included, as for a chunk.
+                    r.rows(1, row.data.len() + crate::encode::DATA_ROW_HEADER);
+                }
+                Poll::Ready(Some(Ok(row)))
             }
         }
     }

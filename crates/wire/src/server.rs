@@ -27,6 +27,9 @@ use crate::conn::{Conn, Handlers};
 use crate::errors::error;
 use crate::frame;
 
+/// How much output is buffered before it is written to the socket.
+const WRITE_CHUNK_BYTES: usize = 128 * 1024;
+
 /// Serves connections from `listener` until `shutdown` completes. Then it
 /// stops accepting, ends idle sessions (57P01), lets running statements
 /// finish within the configured grace period, and returns.
@@ -117,6 +120,11 @@ async fn connection(
     let Some(mut socket) = negotiated else {
         return Ok(());
     };
+    // Rows are written out once this much is buffered, not every 8 KiB
+    // (the codec's default): a large result goes to TLS and the socket in
+    // a few big writes instead of one system call and one short TLS record
+    // per twenty rows.
+    socket.set_backpressure_boundary(WRITE_CHUNK_BYTES);
 
     shared.metrics.connections.inc();
     shared.metrics.connections_open.inc();
@@ -124,10 +132,9 @@ async fn connection(
     let conn = Conn::new(Arc::clone(&shared), peer);
     let handlers = Handlers::new(conn);
     let startup = handlers.startup_handler();
-    let simple = handlers.simple_query_handler();
-    let extended = handlers.extended_query_handler();
     let copy = handlers.copy_handler();
     let cancel = handlers.cancel_handler();
+    let queries = handlers.queries();
 
     // From here on messages are read and framed here (see `next_message`),
     // starting with what the TLS negotiation read past its own messages.
@@ -192,17 +199,35 @@ async fn connection(
             .await;
         }
         let extended_protocol = message.is_extended_query();
-        if let Err(e) = process_message(
-            message,
-            &mut socket,
-            Arc::clone(&startup),
-            Arc::clone(&simple),
-            Arc::clone(&extended),
-            Arc::clone(&copy),
-            Arc::clone(&cancel),
-        )
-        .await
-        {
+        let serving = matches!(
+            socket.state(),
+            PgWireConnectionState::ReadyForQuery | PgWireConnectionState::QueryInProgress
+        );
+        // Query and Execute are handled here, with the socket itself, so
+        // that results go out in whole encoded batches; everything else
+        // (and both messages outside a session, or while an extended-query
+        // error waits for Sync) takes pgwire's way.
+        let outcome = match message {
+            PgWireFrontendMessage::Query(query) if serving => {
+                queries.on_query_message(&mut socket, query).await
+            }
+            PgWireFrontendMessage::Execute(execute) if serving => {
+                queries.on_execute_message(&mut socket, execute).await
+            }
+            message => {
+                process_message(
+                    message,
+                    &mut socket,
+                    Arc::clone(&startup),
+                    Arc::clone(&queries),
+                    Arc::clone(&queries),
+                    Arc::clone(&copy),
+                    Arc::clone(&cancel),
+                )
+                .await
+            }
+        };
+        if let Err(e) = outcome {
             let e = as_postgresql_reports(e);
             let info = ErrorInfo::from(e);
             if info.is_fatal() {

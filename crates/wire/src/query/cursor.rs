@@ -19,7 +19,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::{RecordBatchStream, SendableRecordBatchStream};
 use futures::{Stream, StreamExt};
 use pgwire::api::portal::Format;
-use pgwire::api::results::{FieldInfo, QueryResponse};
+use pgwire::api::results::FieldInfo;
 use sqlgate_engine::error::classify;
 use sqlgate_engine::gate::{Declare, Fetch};
 use sqlgate_engine::{EngineError, Session};
@@ -28,6 +28,7 @@ use tokio::sync::OwnedMutexGuard;
 use crate::exec::{self, Outcome};
 use crate::observe::StatementRecord;
 use crate::rows::{RowStream, Stopper};
+use crate::sink::ResultRows;
 
 /// Open cursors per connection; each holds a running query.
 pub(crate) const MAX_CURSORS: usize = 64;
@@ -269,9 +270,11 @@ impl Cursors {
         // The same encoding as a plain query's rows.
         let rows = RowStream::new(batches, Arc::clone(&fields), stopper, record.take())
             .with_time_zone(&session.vars().time_zone());
-        let mut response = QueryResponse::new(fields, rows);
-        response.set_command_tag("FETCH");
-        Ok(Outcome::Rows(response))
+        Ok(Outcome::Rows(ResultRows {
+            fields,
+            tag: "FETCH",
+            rows,
+        }))
     }
 
     /// MOVE: advances without encoding a row.
