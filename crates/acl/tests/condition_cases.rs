@@ -323,6 +323,10 @@ fn booleans_dates_and_timestamps() {
 }
 
 #[test]
+#[expect(
+    clippy::nonminimal_bool,
+    reason = "each closure spells out its query's grouping term by term"
+)]
 fn precedence_of_and_or_and_new_query() {
     let schema = common::schema(&[
         ("a", DataType::Int32),

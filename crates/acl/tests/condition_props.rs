@@ -309,15 +309,17 @@ fn context() -> impl Strategy<Value = DynamicContext> {
         })
 }
 
+/// A table (column names and types), rows of it, a query on it and a
+/// principal.
+type Case = (
+    Vec<(String, DataType)>,
+    Vec<Vec<Value>>,
+    String,
+    DynamicContext,
+);
+
 /// A table, rows of it, a query on it and a principal.
-fn case() -> impl Strategy<
-    Value = (
-        Vec<(String, DataType)>,
-        Vec<Vec<Value>>,
-        String,
-        DynamicContext,
-    ),
-> {
+fn case() -> impl Strategy<Value = Case> {
     proptest::collection::vec(select(types()), 1..6).prop_flat_map(|types| {
         let columns: Vec<(String, DataType)> = types
             .into_iter()

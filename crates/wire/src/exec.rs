@@ -22,7 +22,7 @@ use crate::sink::ResultRows;
 
 /// What a command produced.
 pub(crate) enum Outcome {
-    Rows(ResultRows),
+    Rows(Box<ResultRows>),
     /// A command tag such as `SET`.
     Tag(&'static str),
     /// A tag with a row count, such as `MOVE 5`.
@@ -119,12 +119,12 @@ pub(crate) async fn run(
             let plan = with_params(plan_or_now(session, command, plan).await?, params)?;
             let mut stopper = stopper;
             let batch = stopper.run(session.explain(plan, *analyze)).await?;
-            Ok(Outcome::Rows(batch_response(
+            Ok(Outcome::Rows(Box::new(batch_response(
                 batch,
                 format,
                 stopper,
                 record.take(),
-            )?))
+            )?)))
         }
         Command::Query(statement) => {
             let plan = with_params(plan_or_now(session, command, plan).await?, params)?;
@@ -137,12 +137,12 @@ pub(crate) async fn run(
             }
             let mut stopper = stopper;
             let batches = stopper.run(session.execute(plan)).await?;
-            Ok(Outcome::Rows(ResultRows::new(
+            Ok(Outcome::Rows(Box::new(ResultRows::new(
                 fields.clone(),
                 RowStream::new(batches, fields, stopper, record.take())
                     .with_time_zone(&session.vars().time_zone())
                     .pipelined(),
-            )))
+            ))))
         }
         Command::Show(name) => {
             let (schema, columns): (Arc<Schema>, Vec<ArrayRef>) = if name == "all" {
@@ -163,12 +163,12 @@ pub(crate) async fn run(
             };
             let batch = RecordBatch::try_new(Arc::clone(&schema), columns)
                 .map_err(|e| EngineError::new(sqlstate::INTERNAL_ERROR, e.to_string()))?;
-            Ok(Outcome::Rows(batch_response(
+            Ok(Outcome::Rows(Box::new(batch_response(
                 batch,
                 format,
                 stopper,
                 record.take(),
-            )?))
+            )?)))
         }
         Command::Set { name, value } => {
             session.vars().set(name, value)?;

@@ -323,7 +323,7 @@ impl QueryHandler {
                 )
                 .await?;
             match outcome {
-                Outcome::Rows(rows) => rows.send(client, true).await?,
+                Outcome::Rows(rows) => (*rows).send(client, true).await?,
                 Outcome::Tag(tag) => send_execution_response(client, Tag::new(tag)).await?,
                 Outcome::Count(tag, n) => {
                     send_execution_response(client, Tag::new(tag).with_rows(n)).await?;
@@ -385,9 +385,9 @@ impl QueryHandler {
                 // All rows at once: straight to the socket, batch by batch.
                 Started::Rows(rows) if max_rows == 0 => {
                     *state = PortalExecutionState::Finished;
-                    return rows.send(client, false).await;
+                    return (*rows).send(client, false).await;
                 }
-                Started::Rows(rows) => Response::Query(rows.into_response()),
+                Started::Rows(rows) => Response::Query((*rows).into_response()),
                 Started::Other(response) => response,
             };
             match response {
@@ -634,7 +634,7 @@ impl ExtendedQueryHandler for QueryHandler {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         Ok(match self.start_portal(client, portal).await? {
-            Started::Rows(rows) => Response::Query(rows.into_response()),
+            Started::Rows(rows) => Response::Query((*rows).into_response()),
             Started::Other(response) => response,
         })
     }
@@ -642,7 +642,7 @@ impl ExtendedQueryHandler for QueryHandler {
 
 /// What the first Execute of a portal started.
 enum Started {
-    Rows(ResultRows),
+    Rows(Box<ResultRows>),
     Other(Response),
 }
 

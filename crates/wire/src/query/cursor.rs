@@ -270,11 +270,11 @@ impl Cursors {
         // The same encoding as a plain query's rows.
         let rows = RowStream::new(batches, Arc::clone(&fields), stopper, record.take())
             .with_time_zone(&session.vars().time_zone());
-        Ok(Outcome::Rows(ResultRows {
+        Ok(Outcome::Rows(Box::new(ResultRows {
             fields,
             tag: "FETCH",
             rows,
-        }))
+        })))
     }
 
     /// MOVE: advances without encoding a row.
