@@ -2,7 +2,7 @@
 //! over a 20-column, 100,000-row result in 8,192-row batches (DataFusion's
 //! default batch size), in text and in binary.
 //!
-//! `cargo bench -p sqlgate-wire --bench encode` (a plain main: no harness).
+//! `cargo bench --workspace --bench encode` (a plain main: no harness).
 
 use std::hint::black_box;
 use std::sync::Arc;
