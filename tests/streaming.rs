@@ -156,3 +156,62 @@ async fn the_connection_cap_answers_53300() {
     assert!(again.is_some());
     drop(b);
 }
+
+/// Rows go out as whole encoded batches when all are asked for, and row by
+/// row through a suspended portal when a limit is: both ways, and the
+/// simple protocol, must give the same rows in the same order, also where
+/// a limit cuts a batch (30,000 rows in 8,192-row batches, taken 3,001 at a
+/// time).
+#[tokio::test]
+async fn limited_portals_and_whole_results_send_the_same_rows() {
+    let s = Server::start(Options::new(data_set(SCALE), standard()));
+    let mut c = s.connect("svc_all", &password("svc_all")).await.unwrap();
+    let sql = "SELECT i.number, i.short_description, g.value::text AS copy \
+               FROM incident i CROSS JOIN generate_series(1, 15) g ORDER BY g.value, i.number";
+    let text = |r: &tokio_postgres::Row| -> Vec<Option<String>> {
+        (0..r.len())
+            .map(|i| r.get::<_, Option<String>>(i))
+            .collect()
+    };
+
+    let whole: Vec<_> = c.query(sql, &[]).await.unwrap().iter().map(text).collect();
+    let expected = common::row_count(&data_set(SCALE), "incident") as usize * 15;
+    assert_eq!(whole.len(), expected);
+    assert!(
+        whole.len() > 3 * 8_192,
+        "the result must span several batches"
+    );
+
+    let tx = c.transaction().await.unwrap();
+    let portal = tx.bind(sql, &[]).await.unwrap();
+    let mut pieces = Vec::new();
+    let mut limited = Vec::new();
+    loop {
+        let rows = tx.query_portal(&portal, 3_001).await.unwrap();
+        if rows.is_empty() {
+            break;
+        }
+        pieces.push(rows.len());
+        limited.extend(rows.iter().map(text));
+    }
+    tx.commit().await.unwrap();
+    assert!(
+        pieces[..pieces.len() - 1].iter().all(|&n| n == 3_001),
+        "{pieces:?}"
+    );
+    assert_eq!(limited, whole);
+
+    let simple: Vec<Vec<Option<String>>> = c
+        .simple_query(sql)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(simple, whole);
+}
