@@ -86,9 +86,7 @@ impl Handlers {
             query: Arc::new(QueryHandler::new(conn)),
         }
     }
-}
 
-impl Handlers {
     /// The query handler itself, for the messages the connection loop
     /// hands it directly.
     pub fn queries(&self) -> Arc<QueryHandler> {

@@ -139,22 +139,6 @@ impl Encoded {
         &self.bytes
     }
 
-    /// Takes the first `n` rows (all of them when there are fewer).
-    pub fn split_rows(&mut self, n: usize) -> Encoded {
-        if n >= self.rows {
-            return std::mem::take(self);
-        }
-        let mut at = 0;
-        for _ in 0..n {
-            at += 1 + message_length(&self.bytes[at..]);
-        }
-        self.rows -= n;
-        Encoded {
-            bytes: self.bytes.split_to(at),
-            rows: n,
-        }
-    }
-
     /// Takes the first row as a DataRow (its cells without the header),
     /// for senders that go message by message.
     pub fn next_row(&mut self) -> Option<DataRow> {
@@ -1175,8 +1159,8 @@ mod tests {
         v.iter().map(|x| x.map(str::to_owned)).collect()
     }
 
-    /// A batch is whole DataRow messages back to back: taking rows off the
-    /// front in any split gives the same messages as the batch in one go.
+    /// A batch is whole DataRow messages back to back, and taking them off
+    /// one by one gives each row's cells.
     #[test]
     fn encoded_rows_split_at_message_boundaries() {
         let a: ArrayRef = Arc::new(StringArray::from(vec![
@@ -1206,15 +1190,6 @@ mod tests {
             count += 1;
         }
         assert_eq!((at, count), (whole.bytes().len(), 5));
-
-        let mut rest = encoder.encode(&batch).unwrap();
-        let first = rest.split_rows(2);
-        let second = rest.split_rows(1);
-        let last = rest.split_rows(10);
-        assert_eq!((first.rows(), second.rows(), last.rows()), (2, 1, 2));
-        assert!(rest.is_empty() && rest.bytes().is_empty());
-        let joined = [first.bytes(), second.bytes(), last.bytes()].concat();
-        assert_eq!(joined, whole.bytes());
 
         let mut one_by_one = encoder.encode(&batch).unwrap();
         let rows: Vec<_> = std::iter::from_fn(|| one_by_one.next_row())

@@ -270,13 +270,7 @@ impl QueryHandler {
     /// status current as statements complete.
     async fn simple<C>(&self, client: &mut C, sql: &str) -> PgWireResult<()>
     where
-        C: ClientInfo
-            + ClientPortalStore
-            + Sink<PgWireBackendMessage>
-            + RowSink
-            + Unpin
-            + Send
-            + Sync,
+        C: RowSink,
         C::PortalStore: PortalStore,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
@@ -367,13 +361,7 @@ impl QueryHandler {
         max_rows: usize,
     ) -> PgWireResult<()>
     where
-        C: ClientInfo
-            + ClientPortalStore
-            + Sink<PgWireBackendMessage>
-            + RowSink
-            + Unpin
-            + Send
-            + Sync,
+        C: RowSink,
         C::PortalStore: PortalStore<Statement = Prepared>,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
@@ -451,13 +439,7 @@ impl QueryHandler {
     /// batches (see [`RowSink`]).
     pub(crate) async fn on_query_message<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
     where
-        C: ClientInfo
-            + ClientPortalStore
-            + Sink<PgWireBackendMessage>
-            + RowSink
-            + Unpin
-            + Send
-            + Sync,
+        C: RowSink,
         C::PortalStore: PortalStore,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
@@ -665,13 +647,7 @@ impl QueryHandler {
         message: Execute,
     ) -> PgWireResult<()>
     where
-        C: ClientInfo
-            + ClientPortalStore
-            + Sink<PgWireBackendMessage>
-            + RowSink
-            + Unpin
-            + Send
-            + Sync,
+        C: RowSink,
         C::PortalStore: PortalStore<Statement = Prepared>,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,

@@ -279,18 +279,14 @@ impl RowStream {
         }
     }
 
-    /// The next encoded rows, at most `max_rows` of them (0: no limit),
-    /// as whole DataRow messages: `None` at the end of the result.
-    pub(crate) async fn next_rows(&mut self, max_rows: usize) -> Option<PgWireResult<Encoded>> {
+    /// The next batch of encoded rows, as whole DataRow messages: `None`
+    /// at the end of the result.
+    pub(crate) async fn next_rows(&mut self) -> Option<PgWireResult<Encoded>> {
         match std::future::poll_fn(|cx| self.poll_fill(cx)).await? {
             Ok(()) => {}
             Err(e) => return Some(Err(e)),
         }
-        let rows = if max_rows == 0 {
-            std::mem::take(&mut self.rows)
-        } else {
-            self.rows.split_rows(max_rows)
-        };
+        let rows = std::mem::take(&mut self.rows);
         if let Some(r) = &mut self.record {
             r.rows(rows.rows(), rows.bytes().len());
         }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use futures::{Sink, SinkExt};
 use pgwire::api::results::{FieldInfo, QueryResponse, Tag};
+use pgwire::api::{ClientInfo, ClientPortalStore};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::data::RowDescription;
@@ -22,8 +23,11 @@ use tokio_util::codec::Framed;
 
 use crate::rows::RowStream;
 
-/// A connection that takes encoded DataRow messages as they are.
-pub(crate) trait RowSink: Sink<PgWireBackendMessage> + Unpin + Send {
+/// A connection that takes encoded DataRow messages as they are: pgwire's
+/// client (the bounds its handlers ask for) with batch writes.
+pub(crate) trait RowSink:
+    ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync
+{
     /// Queues whole DataRow messages after everything sent before, writing
     /// out once enough is buffered.
     fn put_rows(&mut self, rows: &[u8]) -> impl Future<Output = io::Result<()>> + Send;
@@ -31,7 +35,7 @@ pub(crate) trait RowSink: Sink<PgWireBackendMessage> + Unpin + Send {
 
 impl<T, S> RowSink for Framed<T, PgWireMessageServerCodec<S>>
 where
-    T: AsyncWrite + Unpin + Send,
+    T: AsyncWrite + Unpin + Send + Sync + 'static,
     S: Send + Sync,
 {
     async fn put_rows(&mut self, rows: &[u8]) -> io::Result<()> {
@@ -90,7 +94,7 @@ impl ResultRows {
                 .await?;
         }
         let mut sent = 0;
-        while let Some(rows) = self.rows.next_rows(0).await {
+        while let Some(rows) = self.rows.next_rows().await {
             let rows = rows?;
             client.put_rows(rows.bytes()).await?;
             sent += rows.rows();
