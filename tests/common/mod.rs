@@ -19,22 +19,33 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_sqlgate");
 pub const LOOPBACK: &str = "[[access_policy]]\nname = \"loopback\"\naction = \"allow\"\ncidrs = [\"127.0.0.0/8\", \"::1/128\"]\n";
 
 /// The demo data set at `scale`, generated once and shared by every test
-/// process (nextest runs each test in its own process).
+/// thread and every test process (test binaries run side by side).
 pub fn data_set(scale: u64) -> PathBuf {
+    // Threads of one test binary share a process id, so they must not share
+    // a staging folder: one generates at a time, the others find it done.
+    static GENERATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("demo-data-{scale}"));
+    if root.join("tables.toml").exists() {
+        return root;
+    }
+    let _one_at_a_time = GENERATING.lock().unwrap_or_else(|e| e.into_inner());
     if root.join("tables.toml").exists() {
         return root;
     }
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("demo-data-{scale}.{}.tmp", std::process::id()));
-    let status = Command::new(BIN)
+    let _ = std::fs::remove_dir_all(&tmp);
+    let generated = Command::new(BIN)
         .args(["demo-data", "--out"])
         .arg(&tmp)
         .args(["--scale", &scale.to_string()])
-        .stderr(Stdio::null())
-        .status()
+        .output()
         .expect("run sqlgate demo-data");
-    assert!(status.success(), "demo-data failed");
+    assert!(
+        generated.status.success(),
+        "demo-data failed: {}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
     // Another process may have won the race; either copy is identical.
     if std::fs::rename(&tmp, &root).is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
