@@ -27,6 +27,7 @@ pub mod pruning;
 pub mod query_acl;
 pub mod secure_table;
 pub mod session;
+pub mod string_set;
 pub mod vars;
 
 pub use error::{EngineError, sqlstate};

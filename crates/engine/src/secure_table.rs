@@ -35,6 +35,7 @@ use sqlgate_records::{CLASS_COLUMN, TableDef};
 
 use crate::barrier::SecureScanExec;
 use crate::pruning;
+use crate::string_set;
 
 /// What one principal may read of one record class.
 #[derive(Debug, Clone)]
@@ -116,6 +117,7 @@ impl SecureTable {
         let df_schema = DFSchema::try_from(plan.schema())?;
         if let Some(filter) = &branch.row_filter {
             let predicate = state.create_physical_expr(filter.clone(), &df_schema)?;
+            let predicate = string_set::specialise(predicate, df_schema.as_arrow())?;
             plan = Arc::new(FilterExec::try_new(predicate, plan)?);
         }
         let masked = branch
@@ -134,8 +136,10 @@ impl SecureTable {
                             .otherwise(lit(ScalarValue::try_from(f.data_type())?))?,
                         None => column,
                     };
-                    let physical: Arc<dyn PhysicalExpr> =
-                        state.create_physical_expr(expr, &df_schema)?;
+                    let physical: Arc<dyn PhysicalExpr> = string_set::specialise(
+                        state.create_physical_expr(expr, &df_schema)?,
+                        df_schema.as_arrow(),
+                    )?;
                     Ok((physical, f.name().clone()))
                 })
                 .collect::<Result<Vec<_>>>()?;
