@@ -220,6 +220,11 @@ mod tests {
     /// is never NULL in the file and is masked everywhere, so above the
     /// barrier it is NULL on every row.
     async fn session() -> (SessionContext, tempfile::TempDir) {
+        // Even ids only.
+        session_with((col("id") % lit(2i64)).eq(lit(0i64))).await
+    }
+
+    async fn session_with(row_filter: Expr) -> (SessionContext, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("tables.toml"),
@@ -266,8 +271,7 @@ mod tests {
             Arc::new(Schema::new(fields)),
             vec![Branch {
                 class,
-                // Even ids only.
-                row_filter: Some((col("id") % lit(2i64)).eq(lit(0i64))),
+                row_filter: Some(row_filter),
                 masks: vec![("secret".into(), lit(false))],
             }],
         );
@@ -372,6 +376,27 @@ mod tests {
             run_counting_scan(&ctx, "SELECT count(*) FROM t WHERE id >= 350").await;
         assert_eq!(n, 25);
         assert!(scanned >= 50, "{scanned} rows decoded: {plan}");
+    }
+
+    #[tokio::test]
+    async fn text_row_conditions_run_as_string_sets() {
+        // The shape the condition compiler gives `secretINs2,s4^ORsys_id=<id>`.
+        let (ctx, _dir) = session_with(
+            col("secret")
+                .in_list(vec![lit("s2"), lit("s4")], false)
+                .is_true()
+                .or(col("sys_id").eq(lit(format!("{:032x}", 7))).is_true()),
+        )
+        .await;
+        let (n, plan) = answer(&ctx, "SELECT count(*) FROM t").await;
+        assert_eq!(n, 3, "records 2, 4 and 7: {plan}");
+        assert!(
+            plan.contains("secret@2 IN ('s2', 's4') IS TRUE OR sys_id@0 IN ("),
+            "{plan}"
+        );
+        // Above the barrier the masked column is NULL on every record.
+        let (n, _) = answer(&ctx, "SELECT count(*) FROM t WHERE secret = 's2'").await;
+        assert_eq!(n, 0);
     }
 
     #[tokio::test]
