@@ -91,20 +91,25 @@ fn matching_set(e: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Result<Option<Str
     }
     let mut values = Vec::with_capacity(constants.len());
     for c in constants {
-        let value = match constant(c)? {
-            Some(ScalarValue::Dictionary(_, inner)) => Some(*inner),
-            other => other,
-        };
-        match value {
-            Some(
-                ScalarValue::Utf8(Some(s))
-                | ScalarValue::Utf8View(Some(s))
-                | ScalarValue::LargeUtf8(Some(s)),
-            ) => values.push(s),
+        let value = constant(c)?;
+        match value.as_ref().and_then(text_value) {
+            Some(Some(s)) => values.push(s.to_owned()),
             _ => return Ok(None),
         }
     }
     Ok(Some(StringSetExpr::new(Arc::clone(column), values)))
+}
+
+/// The text of a string scalar, a dictionary's included: `Some(None)` for a
+/// NULL string, `None` for a scalar that is not text.
+fn text_value(s: &ScalarValue) -> Option<Option<&str>> {
+    match s {
+        ScalarValue::Utf8(v) | ScalarValue::Utf8View(v) | ScalarValue::LargeUtf8(v) => {
+            Some(v.as_deref())
+        }
+        ScalarValue::Dictionary(_, inner) => text_value(inner),
+        _ => None,
+    }
 }
 
 /// The value of a literal, or of a cast of one (planning leaves
@@ -268,9 +273,15 @@ impl Hash for StringSetExpr {
     }
 }
 
-impl fmt::Display for StringSetExpr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} IN ({})", self.input, quoted(&self.values))?;
+impl StringSetExpr {
+    /// What follows the input in both renderings: ` IN ('a', 'b') [IS TRUE]`.
+    fn fmt_test(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let quoted: Vec<String> = self
+            .values
+            .iter()
+            .map(|v| format!("'{}'", v.replace('\'', "''")))
+            .collect();
+        write!(f, " IN ({})", quoted.join(", "))?;
         if self.definite {
             write!(f, " IS TRUE")?;
         }
@@ -278,12 +289,11 @@ impl fmt::Display for StringSetExpr {
     }
 }
 
-fn quoted(values: &[String]) -> String {
-    values
-        .iter()
-        .map(|v| format!("'{}'", v.replace('\'', "''")))
-        .collect::<Vec<_>>()
-        .join(", ")
+impl fmt::Display for StringSetExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.input)?;
+        self.fmt_test(f)
+    }
 }
 
 impl PhysicalExpr for StringSetExpr {
@@ -301,30 +311,13 @@ impl PhysicalExpr for StringSetExpr {
                 ColumnarValue::Array(Arc::new(self.evaluate_array(array.as_ref())?) as ArrayRef)
             }
             ColumnarValue::Scalar(s) => {
-                let found = match &s {
-                    ScalarValue::Utf8(v) | ScalarValue::Utf8View(v) | ScalarValue::LargeUtf8(v) => {
-                        v.as_ref().map(|v| self.contains(v.as_bytes()))
-                    }
-                    ScalarValue::Dictionary(_, inner) => match inner.as_ref() {
-                        ScalarValue::Utf8(v)
-                        | ScalarValue::Utf8View(v)
-                        | ScalarValue::LargeUtf8(v) => {
-                            v.as_ref().map(|v| self.contains(v.as_bytes()))
-                        }
-                        other => {
-                            return Err(DataFusionError::Internal(format!(
-                                "string set over {}",
-                                other.data_type()
-                            )));
-                        }
-                    },
-                    other => {
-                        return Err(DataFusionError::Internal(format!(
-                            "string set over {}",
-                            other.data_type()
-                        )));
-                    }
+                let Some(text) = text_value(&s) else {
+                    return Err(DataFusionError::Internal(format!(
+                        "string set over {}",
+                        s.data_type()
+                    )));
                 };
+                let found = text.map(|v| self.contains(v.as_bytes()));
                 let found = if self.definite {
                     Some(found.unwrap_or(false))
                 } else {
@@ -354,11 +347,7 @@ impl PhysicalExpr for StringSetExpr {
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.input.fmt_sql(f)?;
-        write!(f, " IN ({})", quoted(&self.values))?;
-        if self.definite {
-            write!(f, " IS TRUE")?;
-        }
-        Ok(())
+        self.fmt_test(f)
     }
 }
 
