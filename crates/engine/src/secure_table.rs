@@ -232,31 +232,7 @@ mod tests {
         )
         .unwrap();
         std::fs::create_dir(dir.path().join("t")).unwrap();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("sys_id", DataType::Utf8, false),
-            Field::new("id", DataType::Int64, false),
-            Field::new("secret", DataType::Utf8, false),
-        ]));
-        let file = std::fs::File::create(dir.path().join("t/part-0.parquet")).unwrap();
-        let props = WriterProperties::builder()
-            .set_max_row_group_row_count(Some(100))
-            .build();
-        let mut w = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).unwrap();
-        let ids: Vec<i64> = (0..400).collect();
-        let secrets: Vec<String> = ids.iter().map(|i| format!("s{i}")).collect();
-        let batch = RecordBatch::try_new(
-            Arc::clone(&schema),
-            vec![
-                Arc::new(StringArray::from_iter_values(
-                    ids.iter().map(|i| format!("{i:032x}")),
-                )),
-                Arc::new(Int64Array::from(ids)),
-                Arc::new(StringArray::from(secrets)),
-            ],
-        )
-        .unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
+        write_part(&dir.path().join("t/part-0.parquet"), 0..400);
 
         let registry = Registry::load(dir.path()).await.unwrap();
         let class = Arc::clone(registry.get("t").unwrap());
@@ -275,9 +251,42 @@ mod tests {
                 masks: vec![("secret".into(), lit(false))],
             }],
         );
-        let ctx = SessionContext::new();
+        // The server's runtime: its caches decide what a query sees of the folder.
+        let ctx = SessionContext::new_with_config_rt(
+            datafusion::prelude::SessionConfig::new(),
+            crate::session::runtime().unwrap(),
+        );
         ctx.register_table("t", Arc::new(table)).unwrap();
         (ctx, dir)
+    }
+
+    /// Writes `t(sys_id, id, secret)` rows for `ids` in row groups of 100.
+    fn write_part(path: &std::path::Path, ids: std::ops::Range<i64>) {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("sys_id", DataType::Utf8, false),
+            Field::new("id", DataType::Int64, false),
+            Field::new("secret", DataType::Utf8, false),
+        ]));
+        let file = std::fs::File::create(path).unwrap();
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(100))
+            .build();
+        let mut w = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).unwrap();
+        let ids: Vec<i64> = ids.collect();
+        let secrets: Vec<String> = ids.iter().map(|i| format!("s{i}")).collect();
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    ids.iter().map(|i| format!("{i:032x}")),
+                )),
+                Arc::new(Int64Array::from(ids)),
+                Arc::new(StringArray::from(secrets)),
+            ],
+        )
+        .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
     }
 
     async fn answer(ctx: &SessionContext, sql: &str) -> (i64, String) {
@@ -292,6 +301,31 @@ mod tests {
             .unwrap()
             .value(0);
         (n, text)
+    }
+
+    /// The table's files are listed at every scan and their statistics
+    /// (cached between queries) are taken afresh when a file changes: a
+    /// stale minimum or maximum would let the reader skip a file that now
+    /// holds the value.
+    #[tokio::test]
+    async fn files_added_or_replaced_are_seen_by_the_next_query() {
+        let (ctx, dir) = session().await;
+        let count = |sql: &'static str| {
+            let ctx = ctx.clone();
+            async move { answer(&ctx, sql).await.0 }
+        };
+        assert_eq!(count("SELECT count(*) FROM t").await, 200);
+        assert_eq!(count("SELECT count(*) FROM t WHERE id = 1000").await, 0);
+
+        write_part(&dir.path().join("t/part-1.parquet"), 1000..1100);
+        assert_eq!(count("SELECT count(*) FROM t WHERE id = 1000").await, 1);
+        assert_eq!(count("SELECT count(*) FROM t").await, 250);
+
+        // Same name, other rows, outside the old file's range.
+        write_part(&dir.path().join("t/part-0.parquet"), 2000..2100);
+        assert_eq!(count("SELECT count(*) FROM t WHERE id = 2000").await, 1);
+        assert_eq!(count("SELECT count(*) FROM t WHERE id = 10").await, 0);
+        assert_eq!(count("SELECT count(*) FROM t").await, 100);
     }
 
     /// The scan's predicate, if any (the row filter's own predicate is
