@@ -310,10 +310,8 @@ mod tests {
     #[tokio::test]
     async fn files_added_or_replaced_are_seen_by_the_next_query() {
         let (ctx, dir) = session().await;
-        let count = |sql: &'static str| {
-            let ctx = ctx.clone();
-            async move { answer(&ctx, sql).await.0 }
-        };
+        let ctx = &ctx;
+        let count = |sql| async move { answer(ctx, sql).await.0 };
         assert_eq!(count("SELECT count(*) FROM t").await, 200);
         assert_eq!(count("SELECT count(*) FROM t WHERE id = 1000").await, 0);
 
