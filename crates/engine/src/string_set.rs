@@ -202,6 +202,7 @@ impl StringSetExpr {
     fn on_views(&self, array: &StringViewArray) -> BooleanBuffer {
         let views = array.views();
         let mut words = MutableBuffer::new(views.len().div_ceil(64) * 8);
+        let mut checked = Checked::default();
         for (c, chunk) in views.chunks(64).enumerate() {
             // One constant at a time over 64 views: a branch-free loop the
             // compiler vectorises.
@@ -216,7 +217,7 @@ impl StringSetExpr {
             while candidates != 0 {
                 let j = candidates.trailing_zeros() as usize;
                 candidates &= candidates - 1;
-                if !self.holds_at(array, c * 64 + j) {
+                if !self.holds_at(array, c * 64 + j, &mut checked) {
                     bits &= !(1u64 << j);
                 }
             }
@@ -225,20 +226,61 @@ impl StringSetExpr {
         BooleanBuffer::new(words.into(), 0, views.len())
     }
 
-    fn holds_at(&self, array: &StringViewArray, i: usize) -> bool {
+    fn holds_at(&self, array: &StringViewArray, i: usize, checked: &mut Checked) -> bool {
         // A NULL slot's view is not guaranteed to point anywhere.
-        array.is_valid(i) && {
-            // SAFETY: `i` is within the array (a position of one of its
-            // views) and the value is not NULL.
-            let s = unsafe { array.value_unchecked(i) };
-            self.contains(s.as_bytes())
+        if !array.is_valid(i) {
+            return false;
         }
+        let view = array.views()[i];
+        let long = view as u32 > 12;
+        if long && let Some(answer) = checked.get(view) {
+            return answer;
+        }
+        // SAFETY: `i` is within the array (a position of one of its views)
+        // and the value is not NULL.
+        let s = unsafe { array.value_unchecked(i) };
+        let answer = self.contains(s.as_bytes());
+        if long {
+            checked.put(view, answer);
+        }
+        answer
     }
 
     fn on_strings<O: OffsetSizeTrait>(&self, array: &GenericStringArray<O>) -> BooleanBuffer {
         BooleanBuffer::collect_bool(array.len(), |i| {
             array.is_valid(i) && self.contains(array.value(i).as_bytes())
         })
+    }
+}
+
+/// Answers of full comparisons, by view, within one array.
+///
+/// A view of a string longer than 12 bytes names its bytes by buffer and
+/// offset, so within one array two equal views hold the same string. The
+/// Parquet reader decodes a dictionary page into views of the dictionary's
+/// own buffer: every record of a group or a user carries the same view, and
+/// a record whose length and prefix match a constant (in a row condition,
+/// most of those the condition lets through) would otherwise compare its 32
+/// bytes again. A handful of slots, replaced in turn, covers the few values
+/// that match a constant's length and prefix.
+#[derive(Default)]
+struct Checked {
+    slots: [(u128, bool); 8],
+    next: usize,
+}
+
+impl Checked {
+    fn get(&self, view: u128) -> Option<bool> {
+        // An empty slot's view (length 0) equals no long string's view.
+        self.slots
+            .iter()
+            .find(|(v, _)| *v == view)
+            .map(|&(_, answer)| answer)
+    }
+
+    fn put(&mut self, view: u128, answer: bool) {
+        self.slots[self.next % self.slots.len()] = (view, answer);
+        self.next += 1;
     }
 }
 
@@ -354,7 +396,10 @@ impl PhysicalExpr for StringSetExpr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{DictionaryArray, LargeStringArray, StringArray};
+    use datafusion::arrow::array::{
+        DictionaryArray, LargeStringArray, StringArray, StringViewBuilder,
+    };
+    use datafusion::arrow::buffer::NullBuffer;
     use datafusion::arrow::datatypes::{Field, Int32Type};
     use datafusion::common::DFSchema;
     use datafusion::logical_expr::{Expr, col, lit};
@@ -399,7 +444,40 @@ mod tests {
                 "sliced utf8view",
                 Arc::new(StringViewArray::from(v.clone()).slice(5, 200)),
             ),
+            // As the Parquet reader decodes dictionary pages: each distinct
+            // value stored once, every occurrence the same view, and more
+            // distinct values sharing a length and prefix than answers kept.
+            ("deduplicated utf8view", deduplicated(&v)),
+            ("null over a matching view", null_over_matching_view()),
         ]
+    }
+
+    /// `v` three times over, interleaved, each distinct value stored once.
+    fn deduplicated(v: &[Option<String>]) -> ArrayRef {
+        let mut b = StringViewBuilder::new().with_deduplicate_strings();
+        for i in 0..v.len() * 3 {
+            b.append_option(v[(i * 7) % v.len()].as_deref());
+        }
+        Arc::new(b.finish())
+    }
+
+    /// Every value of `values()` twice, the second time NULL but keeping
+    /// the view of the value: a NULL must stay NULL whatever its view says.
+    fn null_over_matching_view() -> ArrayRef {
+        let twice: Vec<Option<String>> =
+            values().into_iter().flat_map(|s| [s.clone(), s]).collect();
+        let full = StringViewArray::from(twice);
+        let valid: Vec<bool> = (0..full.len())
+            .map(|i| i % 2 == 0 && full.is_valid(i))
+            .collect();
+        Arc::new(
+            StringViewArray::try_new(
+                full.views().clone(),
+                full.data_buffers().to_vec(),
+                Some(NullBuffer::from(valid)),
+            )
+            .unwrap(),
+        )
     }
 
     /// Conditions to compare, each wrapped in NOT as well: a NULL that
