@@ -7,8 +7,12 @@
 //!   pushed below it (`gather_filters_for_pushdown` keeps the default
 //!   "all unsupported"), so no user expression runs on a hidden row;
 //! - projections, sorts and limits are not swapped below it (defaults);
-//! - it reports unknown statistics, so `count(*)`, `min`, `max` are never
-//!   answered from file metadata that covers hidden rows.
+//! - it reports no column statistics and no exact count, so `count(*)`,
+//!   `min`, `max` are never answered from file metadata that covers hidden
+//!   rows. Only the sizes of its input go up, inexact and rounded up to a
+//!   power of two: enough for the planner to build a join's hash table on
+//!   the smaller side (without them it built it on a million incidents
+//!   rather than 20,000 users, 5x slower), too coarse to count records by.
 //!
 //! Its display names only the table and class: the ACL predicate and masks
 //! below it are hidden from EXPLAIN for non-admin accounts by the explain
@@ -17,13 +21,15 @@
 use std::fmt;
 use std::sync::Arc;
 
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::Result;
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
+    ChildStats, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties,
+    SendableRecordBatchStream, Statistics, StatisticsArgs,
 };
 
 /// The name EXPLAIN shows; the explain renderer cuts the tree below it.
@@ -127,5 +133,65 @@ impl ExecutionPlan for SecureScanExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         self.input.execute(partition, context)
+    }
+
+    fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
+        vec![ChildStats::At(partition)]
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        input_stats: &[Arc<Statistics>],
+        _args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        let mut stats = Statistics::new_unknown(&self.schema());
+        if let Some(input) = input_stats.first() {
+            stats.num_rows = coarse(&input.num_rows);
+            stats.total_byte_size = coarse(&input.total_byte_size);
+        }
+        Ok(Arc::new(stats))
+    }
+}
+
+/// A size the planner may weigh but not count by: inexact, and rounded up
+/// to a power of two.
+fn coarse(size: &Precision<usize>) -> Precision<usize> {
+    match size.get_value() {
+        Some(&n) => Precision::Inexact(n.checked_next_power_of_two().unwrap_or(usize::MAX)),
+        None => Precision::Absent,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, RecordBatch};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::datasource::memory::MemorySourceConfig;
+    use datafusion::physical_plan::StatisticsContext;
+
+    #[test]
+    fn only_coarse_inexact_sizes_pass_the_barrier() {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![Arc::new(Int64Array::from_iter_values(0..1000))],
+        )
+        .unwrap();
+        let input = MemorySourceConfig::try_new_exec(&[vec![batch]], schema, None).unwrap();
+        let ctx = StatisticsContext::new();
+        let below = ctx.compute(input.as_ref(), &StatisticsArgs::new()).unwrap();
+        assert_eq!(below.num_rows, Precision::Exact(1000));
+        assert_eq!(below.column_statistics[0].null_count, Precision::Exact(0));
+
+        let barrier = SecureScanExec::new("t", "t", input);
+        let above = ctx.compute(&barrier, &StatisticsArgs::new()).unwrap();
+        assert_eq!(above.num_rows, Precision::Inexact(1024));
+        assert!(matches!(above.total_byte_size, Precision::Inexact(b) if b.is_power_of_two()));
+        let column = &above.column_statistics[0];
+        assert_eq!(column.min_value, Precision::Absent);
+        assert_eq!(column.max_value, Precision::Absent);
+        assert_eq!(column.null_count, Precision::Absent);
+        assert_eq!(column.distinct_count, Precision::Absent);
     }
 }
