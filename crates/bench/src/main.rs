@@ -1,6 +1,7 @@
-//! `sqlgate-bench`: the same workload against sqlgate and PostgreSQL 15
-//! (with row-level security for the restricted account), side by side in
-//! one run, as medians and ratios. `bench/run` builds and runs it.
+//! `sqlgate-bench`: the same workload against sqlgate, PostgreSQL 15 (with
+//! row-level security for the restricted account) and, when installed,
+//! datafusion-postgres (no access control at all), side by side in one run,
+//! as medians and ratios. `bench/run` builds and runs it.
 
 mod load;
 mod raw;
@@ -23,14 +24,17 @@ use workload::{Mode, Query};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
-/// Runs the benchmark workload against sqlgate and a local PostgreSQL 15
-/// loaded with the same rows, taking turns (A B A B …), and writes the
-/// medians and ratios to BENCHMARKS.md.
+/// Runs the benchmark workload against sqlgate, a local PostgreSQL 15
+/// loaded with the same rows and, when installed, datafusion-postgres on the
+/// same Parquet files, taking turns (A B C A B C …), and writes the medians
+/// and ratios to BENCHMARKS.md.
 ///
 /// The restricted account is the demo's service-desk agent: on sqlgate its
 /// ACLs filter incidents to its groups and mask work notes; on PostgreSQL
 /// the same rules are a row-level-security policy and security-barrier
 /// views. The privileged account sees everything on both.
+/// datafusion-postgres has no access control: it answers every query over
+/// all rows, the baseline for what sqlgate's ACLs cost.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -54,6 +58,11 @@ struct Args {
     /// /usr/lib/postgresql/15/bin or on PATH when not given.
     #[arg(long)]
     pg_bin: Option<PathBuf>,
+    /// The datafusion-postgres server to compare with (`cargo install
+    /// --locked datafusion-postgres-cli --version 0.19.0`); found on PATH
+    /// when not given, and left out of the run when not installed.
+    #[arg(long)]
+    datafusion_postgres: Option<PathBuf>,
     /// Run only the queries whose name contains this text (e.g. `SELECT *`,
     /// `lookup`); all of them when not given.
     #[arg(long)]
@@ -68,6 +77,9 @@ struct Account {
     sqlgate: (&'static str, &'static str),
     postgres: &'static str,
 }
+
+/// datafusion-postgres lets any user name in without a password.
+const DATAFUSION_POSTGRES_USER: &str = "postgres";
 
 const RESTRICTED: &str = "svc_desk";
 
@@ -147,17 +159,43 @@ async fn bench(args: Args) -> Result<(), Error> {
         "sqlgate --version",
     )?;
 
-    let targets = [Arc::clone(&sqlgate), Arc::clone(&postgres)];
+    let mut targets = vec![Arc::clone(&sqlgate), Arc::clone(&postgres)];
+    let mut datafusion_postgres_version = None;
+    match targets::datafusion_postgres_bin(args.datafusion_postgres.as_deref()) {
+        Some(bin) => {
+            eprintln!("starting datafusion-postgres");
+            targets.push(Arc::new(targets::start_datafusion_postgres(
+                &bin,
+                &demo.join("data"),
+            )?));
+            datafusion_postgres_version = Some(
+                targets::run(
+                    std::process::Command::new(&bin).arg("--version"),
+                    "datafusion-postgres-cli --version",
+                )?
+                .trim()
+                .to_owned(),
+            );
+        }
+        None => {
+            eprintln!("datafusion-postgres-cli is not installed: comparing with PostgreSQL only")
+        }
+    }
     let mut results: Vec<Row> = Vec::new();
     for account in &ACCOUNTS {
-        let connects: Vec<Box<Connect>> = vec![
-            connector(&sqlgate, account.sqlgate.0, account.sqlgate.1),
-            connector(&postgres, account.postgres, ""),
-        ];
-        let raw_logins = [
-            raw_login(&sqlgate, account.sqlgate.0, account.sqlgate.1),
-            raw_login(&postgres, account.postgres, ""),
-        ];
+        let logins = |t: &Target| match t.name.as_str() {
+            "sqlgate" => account.sqlgate,
+            "PostgreSQL 15" => (account.postgres, ""),
+            _ => (DATAFUSION_POSTGRES_USER, ""),
+        };
+        let connects: Vec<Box<Connect>> = targets
+            .iter()
+            .map(|t| connector(t, logins(t).0, logins(t).1))
+            .collect();
+        let raw_logins: Vec<raw::Login> = targets
+            .iter()
+            .map(|t| raw_login(t, logins(t).0, logins(t).1))
+            .collect();
         let mut clients = Vec::new();
         for c in &connects {
             clients.push(c().await?);
@@ -205,7 +243,12 @@ async fn bench(args: Args) -> Result<(), Error> {
         }
     }
     let peak = sqlgate.peak_rss_mib();
-    let report = render(&args, &results, &pg_version, sqlgate_version.trim(), peak);
+    let versions = Versions {
+        sqlgate: sqlgate_version.trim(),
+        postgres: &pg_version,
+        datafusion_postgres: datafusion_postgres_version.as_deref(),
+    };
+    let report = render(&args, &results, &versions, peak);
     print!("{report}");
     std::fs::write(&args.out, report)?;
     eprintln!("wrote {}", args.out.display());
@@ -215,9 +258,15 @@ async fn bench(args: Args) -> Result<(), Error> {
 struct Row {
     account: &'static str,
     query: Query,
-    /// sqlgate, PostgreSQL.
+    /// sqlgate, PostgreSQL, then datafusion-postgres when it ran.
     medians: Vec<Duration>,
     rows: Vec<u64>,
+}
+
+struct Versions<'a> {
+    sqlgate: &'a str,
+    postgres: &'a str,
+    datafusion_postgres: Option<&'a str>,
 }
 
 fn machine() -> String {
@@ -250,24 +299,25 @@ fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
-fn render(
-    args: &Args,
-    rows: &[Row],
-    pg_version: &str,
-    sqlgate_version: &str,
-    peak_rss_mib: Option<u64>,
-) -> String {
+fn render(args: &Args, rows: &[Row], versions: &Versions, peak_rss_mib: Option<u64>) -> String {
+    let pg = versions.postgres;
+    let with_dfpg = versions.datafusion_postgres.is_some();
     let mut s = String::new();
     let _ = writeln!(s, "# Benchmarks\n");
+    let others = if with_dfpg {
+        format!("PostgreSQL {pg} and datafusion-postgres")
+    } else {
+        format!("PostgreSQL {pg}")
+    };
     let _ = writeln!(
         s,
-        "sqlgate and PostgreSQL {pg_version} on the same {} incidents, side by side in one run \
+        "sqlgate and {others} on the same {} incidents, side by side in one run \
          ({} timed runs each after a warm-up, taking turns; medians). \
-         Ratio = PostgreSQL time / sqlgate time (above 1: sqlgate is faster).\n",
+         Ratio = the other server's time / sqlgate's time (above 1: sqlgate is faster).\n",
         args.scale, args.runs
     );
     let _ = writeln!(s, "- Machine: {}", machine());
-    let _ = writeln!(s, "- sqlgate: {sqlgate_version}, over TLS (SCRAM login)");
+    let _ = writeln!(s, "- sqlgate: {}, over TLS (SCRAM login)", versions.sqlgate);
     if let Some(mib) = peak_rss_mib {
         let _ = writeln!(
             s,
@@ -276,10 +326,27 @@ fn render(
     }
     let _ = writeln!(
         s,
-        "- PostgreSQL: {pg_version}, local cluster without TLS (trust login), B-tree indexes on \
+        "- PostgreSQL: {pg}, local cluster without TLS (trust login), B-tree indexes on \
          `number` and `sys_id`, row-level security and security-barrier views for the \
          restricted account"
     );
+    match versions.datafusion_postgres {
+        Some(v) => {
+            let _ = writeln!(
+                s,
+                "- datafusion-postgres: {v}, without TLS or login, on the same Parquet files; \
+                 it has no access control, so in the restricted rows it answers the same \
+                 query over all rows: the comparison is sqlgate's ACLs against none at all"
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "- datafusion-postgres: not installed for this run (`cargo install --locked \
+                 datafusion-postgres-cli --version 0.19.0` puts it on PATH)"
+            );
+        }
+    }
     let _ = writeln!(
         s,
         "- Streams (`SELECT *`) are read by a raw protocol client that counts DataRow \
@@ -297,14 +364,22 @@ fn render(
             .map(|o| format!(" --only '{o}'"))
             .unwrap_or_default()
     );
-    let _ = writeln!(
-        s,
-        "| query | account | sqlgate ms | PostgreSQL ms | ratio | rows (sqlgate / PostgreSQL) | sqlgate rows/s | PostgreSQL rows/s |"
-    );
-    let _ = writeln!(s, "|---|---|---:|---:|---:|---|---:|---:|");
+    if with_dfpg {
+        let _ = writeln!(
+            s,
+            "| query | account | sqlgate ms | PostgreSQL ms | ratio | datafusion-postgres ms | ratio | rows (sqlgate / PostgreSQL / datafusion-postgres) | sqlgate rows/s | PostgreSQL rows/s | datafusion-postgres rows/s |"
+        );
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|");
+    } else {
+        let _ = writeln!(
+            s,
+            "| query | account | sqlgate ms | PostgreSQL ms | ratio | rows (sqlgate / PostgreSQL) | sqlgate rows/s | PostgreSQL rows/s |"
+        );
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---|---:|---:|");
+    }
     let mut overhead: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
     for r in rows {
-        let ratio = r.medians[1].as_secs_f64() / r.medians[0].as_secs_f64().max(1e-9);
+        let ratio = |t: usize| r.medians[t].as_secs_f64() / r.medians[0].as_secs_f64().max(1e-9);
         let rate = |t: usize| match r.query.mode {
             Mode::Stream { .. } => format!(
                 "{:.0}",
@@ -312,19 +387,31 @@ fn render(
             ),
             _ => String::new(),
         };
-        let (rate, pg_rate) = (rate(0), rate(1));
+        // Only PostgreSQL applies the same rules; datafusion-postgres
+        // applies none.
         let same = if r.rows[0] == r.rows[1] { "" } else { " ≠" };
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {:.2}x | {} / {}{same} | {rate} | {pg_rate} |",
+        let counts = r
+            .rows
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(" / ");
+        let mut line = format!(
+            "| {} | {} | {} | {} | {:.2}x |",
             r.query.name,
             r.account,
             ms(r.medians[0]),
             ms(r.medians[1]),
-            ratio,
-            r.rows[0],
-            r.rows[1],
+            ratio(1),
         );
+        if with_dfpg {
+            let _ = write!(line, " {} | {:.2}x |", ms(r.medians[2]), ratio(2));
+        }
+        let _ = write!(line, " {counts}{same} | {} | {} |", rate(0), rate(1));
+        if with_dfpg {
+            let _ = write!(line, " {} |", rate(2));
+        }
+        let _ = writeln!(s, "{line}");
         overhead.entry(r.query.name).or_default().push(r.medians[0]);
     }
     let _ = writeln!(
@@ -342,8 +429,77 @@ fn render(
     }
     let _ = writeln!(
         s,
-        "\nRows marked ≠ differ between the targets: the two rule sets disagree for that \
-         query, and its timing compares different work."
+        "\nRows marked ≠ differ between sqlgate and PostgreSQL: the two rule sets disagree \
+         for that query, and its timing compares different work."
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(account: &'static str, medians_ms: &[u64], rows: &[u64]) -> Row {
+        Row {
+            account,
+            query: Query {
+                name: "grouped aggregate",
+                sql: String::new(),
+                mode: Mode::Text,
+            },
+            medians: medians_ms
+                .iter()
+                .map(|&m| Duration::from_millis(m))
+                .collect(),
+            rows: rows.to_vec(),
+        }
+    }
+
+    fn versions(datafusion_postgres: Option<&str>) -> Versions<'_> {
+        Versions {
+            sqlgate: "sqlgate 0.1.0",
+            postgres: "15.18",
+            datafusion_postgres,
+        }
+    }
+
+    #[test]
+    fn the_report_adds_datafusion_postgres_columns_only_when_it_ran() {
+        let args = Args::parse_from(["sqlgate-bench"]);
+        let two = [
+            row("privileged", &[10, 200], &[25, 25]),
+            row("restricted", &[20, 300], &[20, 20]),
+        ];
+        let report = render(&args, &two, &versions(None), None);
+        assert!(report.contains(
+            "| grouped aggregate | privileged | 10.0 | 200.0 | 20.00x | 25 / 25 |  |  |"
+        ));
+        assert!(report.contains("datafusion-postgres: not installed"));
+        assert!(report.contains("| grouped aggregate | 2.00x |"), "{report}");
+
+        let three = [
+            row("privileged", &[10, 200, 40], &[25, 25, 25]),
+            // datafusion-postgres sees every row: not flagged, as only
+            // sqlgate and PostgreSQL apply the same rules.
+            row("restricted", &[20, 300, 40], &[20, 20, 25]),
+        ];
+        let report = render(
+            &args,
+            &three,
+            &versions(Some("datafusion-postgres 0.19.0")),
+            None,
+        );
+        assert!(report.contains("| datafusion-postgres ms | ratio |"));
+        assert!(report.contains(
+            "| grouped aggregate | privileged | 10.0 | 200.0 | 20.00x | 40.0 | 4.00x | 25 / 25 / 25 |  |  |  |"
+        ));
+        assert!(report.contains(
+            "| grouped aggregate | restricted | 20.0 | 300.0 | 15.00x | 40.0 | 2.00x | 20 / 20 / 25 |  |  |  |"
+        ));
+        assert!(report.contains("datafusion-postgres: datafusion-postgres 0.19.0"));
+
+        let mismatch = [row("restricted", &[20, 300, 40], &[19, 20, 25])];
+        let report = render(&args, &mismatch, &versions(Some("x")), None);
+        assert!(report.contains("19 / 20 / 25 ≠"));
+    }
 }

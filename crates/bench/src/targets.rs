@@ -1,5 +1,6 @@
 //! The servers under test, started as child processes: sqlgate on the demo
-//! data set, and a throwaway PostgreSQL 15 cluster loaded with the same rows.
+//! data set, a throwaway PostgreSQL 15 cluster loaded with the same rows,
+//! and, when installed, datafusion-postgres on the same Parquet files.
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
@@ -39,9 +40,20 @@ impl Target {
         Some(kib / 1024)
     }
 
-    /// Connects as `user` (no password: PostgreSQL's trust login).
+    /// Connects as `user` (no password: PostgreSQL's trust login), waiting
+    /// up to 30 s for a server that accepts connections but not yet logins
+    /// ("the database system is starting up").
     pub async fn connect_as(&self, user: &str) -> Result<Client, Error> {
-        self.connect_with(&format!("user={user}")).await
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match self.connect_with(&format!("user={user}")).await {
+                Ok(client) => return Ok(client),
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Connects with `extra` (`key=value` pairs) appended to the target's
@@ -50,17 +62,30 @@ impl Target {
         let conn = format!("{} {extra}", self.conn);
         let client = match &self.tls {
             Some(tls) => {
-                let (c, conn) = tokio_postgres::connect(&conn, tls.clone()).await?;
+                let (c, conn) = tokio_postgres::connect(&conn, tls.clone())
+                    .await
+                    .map_err(described)?;
                 tokio::spawn(conn);
                 c
             }
             None => {
-                let (c, conn) = tokio_postgres::connect(&conn, NoTls).await?;
+                let (c, conn) = tokio_postgres::connect(&conn, NoTls)
+                    .await
+                    .map_err(described)?;
                 tokio::spawn(conn);
                 c
             }
         };
         Ok(client)
+    }
+}
+
+/// tokio-postgres says only "db error" for an error the server sent; its
+/// message is what a reader needs.
+pub fn described(e: tokio_postgres::Error) -> Error {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()).into(),
+        None => e.into(),
     }
 }
 
@@ -218,6 +243,60 @@ fn trusting(cert_pem: &str) -> Result<Arc<rustls::ClientConfig>, Error> {
     Ok(Arc::new(config))
 }
 
+/// The datafusion-postgres command line server (`cargo install --locked
+/// datafusion-postgres-cli`): `explicit`, or the one on PATH, or none.
+pub fn datafusion_postgres_bin(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_owned());
+    }
+    let out = Command::new("sh")
+        .args(["-c", "command -v datafusion-postgres-cli"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// Starts datafusion-postgres on the demo's Parquet files of the tables
+/// the workload reads. It has no access control and no login: any user
+/// name is let in without a password, over plain TCP.
+pub fn start_datafusion_postgres(bin: &Path, data: &Path) -> Result<Target, Error> {
+    let port = free_port()?;
+    let mut cmd = Command::new(bin);
+    for table in ["incident", "sys_user"] {
+        // A trailing slash makes the path a directory of files.
+        cmd.arg("--parquet")
+            .arg(format!("{table}:{}/", data.join(table).display()));
+    }
+    let child = cmd
+        .args(["--host", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("start {}: {e}", bin.display()))?;
+    let process = Process {
+        child,
+        postgres_data: None,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err("datafusion-postgres did not start".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(Target {
+        name: "datafusion-postgres".into(),
+        conn: format!("host=127.0.0.1 port={port} dbname=datafusion"),
+        tls: None,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        tls_config: None,
+        database: "datafusion".into(),
+        _process: process,
+    })
+}
+
 /// The directory holding PostgreSQL's server programs.
 pub fn pg_bin(explicit: Option<&Path>) -> Result<PathBuf, Error> {
     if let Some(p) = explicit {
@@ -300,8 +379,6 @@ pub fn start_postgres(bin: &Path, dir: &Path) -> Result<Target, Error> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    // Accepting TCP is not yet accepting logins.
-    std::thread::sleep(Duration::from_millis(500));
     Ok(Target {
         name: "PostgreSQL 15".into(),
         conn: format!("host=127.0.0.1 port={port} dbname=postgres"),

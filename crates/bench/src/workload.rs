@@ -150,11 +150,14 @@ pub async fn run_once(
 }
 
 async fn text_rows(client: &Client, sql: &str) -> Result<u64, Error> {
-    let stream = client.simple_query_raw(sql).await?;
+    let stream = client
+        .simple_query_raw(sql)
+        .await
+        .map_err(crate::targets::described)?;
     futures::pin_mut!(stream);
     let mut rows = 0;
     while let Some(m) = stream.next().await {
-        if let SimpleQueryMessage::Row(_) = m? {
+        if let SimpleQueryMessage::Row(_) = m.map_err(crate::targets::described)? {
             rows += 1;
         }
     }
