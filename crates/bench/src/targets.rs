@@ -117,6 +117,18 @@ impl Drop for Process {
     }
 }
 
+/// Waits up to a minute for a server to accept TCP connections on `port`.
+fn listening(port: u16, server: &str) -> Result<(), Error> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("{server} did not start").into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
 fn free_port() -> Result<u16, Error> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
@@ -279,13 +291,7 @@ pub fn start_datafusion_postgres(bin: &Path, data: &Path) -> Result<Target, Erro
         child,
         postgres_data: None,
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return Err("datafusion-postgres did not start".into());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    listening(port, "datafusion-postgres")?;
     Ok(Target {
         name: "datafusion-postgres".into(),
         conn: format!("host=127.0.0.1 port={port} dbname=datafusion"),
@@ -372,13 +378,7 @@ pub fn start_postgres(bin: &Path, dir: &Path) -> Result<Target, Error> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return Err("PostgreSQL did not start".into());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    listening(port, "PostgreSQL")?;
     Ok(Target {
         name: "PostgreSQL 15".into(),
         conn: format!("host=127.0.0.1 port={port} dbname=postgres"),
