@@ -19,7 +19,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio_postgres::Client;
 
-use targets::Target;
+use targets::{Server, Target};
 use workload::{Mode, Query};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -78,8 +78,17 @@ struct Account {
     postgres: &'static str,
 }
 
-/// datafusion-postgres lets any user name in without a password.
-const DATAFUSION_POSTGRES_USER: &str = "postgres";
+impl Account {
+    /// The user and password this account logs in with on `server`.
+    fn login(&self, server: Server) -> (&'static str, &'static str) {
+        match server {
+            Server::Sqlgate => self.sqlgate,
+            Server::Postgres => (self.postgres, ""),
+            // It lets any user name in without a password.
+            Server::DatafusionPostgres => ("postgres", ""),
+        }
+    }
+}
 
 const RESTRICTED: &str = "svc_desk";
 
@@ -183,19 +192,13 @@ async fn bench(args: Args) -> Result<(), Error> {
     }
     let mut results: Vec<Row> = Vec::new();
     for account in &ACCOUNTS {
-        let logins = |t: &Target| match t.name.as_str() {
-            "sqlgate" => account.sqlgate,
-            "PostgreSQL 15" => (account.postgres, ""),
-            _ => (DATAFUSION_POSTGRES_USER, ""),
-        };
-        let connects: Vec<Box<Connect>> = targets
-            .iter()
-            .map(|t| connector(t, logins(t).0, logins(t).1))
-            .collect();
-        let raw_logins: Vec<raw::Login> = targets
-            .iter()
-            .map(|t| raw_login(t, logins(t).0, logins(t).1))
-            .collect();
+        let mut connects: Vec<Box<Connect>> = Vec::new();
+        let mut raw_logins: Vec<raw::Login> = Vec::new();
+        for t in &targets {
+            let (user, password) = account.login(t.server);
+            connects.push(connector(t, user, password));
+            raw_logins.push(raw_login(t, user, password));
+        }
         let mut clients = Vec::new();
         for c in &connects {
             clients.push(c().await?);

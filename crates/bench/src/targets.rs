@@ -13,8 +13,17 @@ use tokio_postgres::{Client, NoTls};
 
 use crate::Error;
 
+/// Which server a target is: each logs the accounts in differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    Sqlgate,
+    Postgres,
+    DatafusionPostgres,
+}
+
 /// A server a workload runs against.
 pub struct Target {
+    pub server: Server,
     pub name: String,
     pub conn: String,
     pub tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
@@ -26,6 +35,28 @@ pub struct Target {
 }
 
 impl Target {
+    /// A server on a loopback port without TLS, started as `process`,
+    /// once it accepts connections.
+    fn local(
+        server: Server,
+        name: &str,
+        port: u16,
+        database: &str,
+        process: Process,
+    ) -> Result<Target, Error> {
+        listening(port, name)?;
+        Ok(Target {
+            server,
+            name: name.into(),
+            conn: format!("host=127.0.0.1 port={port} dbname={database}"),
+            tls: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            tls_config: None,
+            database: database.into(),
+            _process: process,
+        })
+    }
+
     /// The server's peak resident set size so far, in MiB (Linux).
     pub fn peak_rss_mib(&self) -> Option<u64> {
         let status =
@@ -222,6 +253,7 @@ pub fn start_sqlgate(sqlgate: &Path, demo: &Path, work: &Path) -> Result<Target,
     let cert = std::fs::read_to_string(demo.join("server.crt"))?;
     let tls_config = trusting(&cert)?;
     Ok(Target {
+        server: Server::Sqlgate,
         name: "sqlgate".into(),
         conn: format!(
             "host=127.0.0.1 port={} dbname=sqlgate sslmode=require",
@@ -291,16 +323,13 @@ pub fn start_datafusion_postgres(bin: &Path, data: &Path) -> Result<Target, Erro
         child,
         postgres_data: None,
     };
-    listening(port, "datafusion-postgres")?;
-    Ok(Target {
-        name: "datafusion-postgres".into(),
-        conn: format!("host=127.0.0.1 port={port} dbname=datafusion"),
-        tls: None,
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        tls_config: None,
-        database: "datafusion".into(),
-        _process: process,
-    })
+    Target::local(
+        Server::DatafusionPostgres,
+        "datafusion-postgres",
+        port,
+        "datafusion",
+        process,
+    )
 }
 
 /// The directory holding PostgreSQL's server programs.
@@ -378,17 +407,9 @@ pub fn start_postgres(bin: &Path, dir: &Path) -> Result<Target, Error> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
-    listening(port, "PostgreSQL")?;
-    Ok(Target {
-        name: "PostgreSQL 15".into(),
-        conn: format!("host=127.0.0.1 port={port} dbname=postgres"),
-        tls: None,
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        tls_config: None,
-        database: "postgres".into(),
-        _process: Process {
-            child,
-            postgres_data: Some(data),
-        },
-    })
+    let process = Process {
+        child,
+        postgres_data: Some(data),
+    };
+    Target::local(Server::Postgres, "PostgreSQL 15", port, "postgres", process)
 }
