@@ -217,7 +217,7 @@ impl StringSetExpr {
             while candidates != 0 {
                 let j = candidates.trailing_zeros() as usize;
                 candidates &= candidates - 1;
-                if !self.holds_at(array, c * 64 + j, &mut checked) {
+                if !self.holds_at(array, c * 64 + j, chunk[j], &mut checked) {
                     bits &= !(1u64 << j);
                 }
             }
@@ -226,12 +226,18 @@ impl StringSetExpr {
         BooleanBuffer::new(words.into(), 0, views.len())
     }
 
-    fn holds_at(&self, array: &StringViewArray, i: usize, checked: &mut Checked) -> bool {
+    /// Whether the value at `i`, whose view is `view`, is one of the set.
+    fn holds_at(
+        &self,
+        array: &StringViewArray,
+        i: usize,
+        view: u128,
+        checked: &mut Checked,
+    ) -> bool {
         // A NULL slot's view is not guaranteed to point anywhere.
         if !array.is_valid(i) {
             return false;
         }
-        let view = array.views()[i];
         let long = view as u32 > 12;
         if long && let Some(answer) = checked.get(view) {
             return answer;
