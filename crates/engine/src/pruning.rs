@@ -12,8 +12,9 @@
 //!   stored column (`sys_class_name` is filled in from the class);
 //! - it is made only of comparisons of a bare column with constants
 //!   (`=`, `<>`, `<`, `<=`, `>`, `>=`, `IN`, `BETWEEN`, `IS [NOT] NULL`)
-//!   joined by AND / OR: no function, cast of a column or other expression
-//!   that could fail or behave differently on hidden values.
+//!   and bare boolean columns (`WHERE active`, `WHERE NOT active`) joined by
+//!   AND / OR: no function, cast of a column or other expression that could
+//!   fail or behave differently on hidden values.
 //!
 //! The same reasoning lets the reader drop the rows such a predicate
 //! rejects, before the row filter: such a comparison cannot fail or have
@@ -54,6 +55,11 @@ pub fn prunable_shape(e: &Expr) -> bool {
             !b.negated && is_column(&b.expr) && is_constant(&b.low) && is_constant(&b.high)
         }
         Expr::IsNull(c) | Expr::IsNotNull(c) => is_column(c),
+        // A filter is boolean (the planner refuses any other type), so a
+        // bare column here is a boolean one: the reader skips row groups
+        // whose statistics hold only the other value.
+        Expr::Column(_) => true,
+        Expr::Not(c) => is_column(c),
         _ => false,
     }
 }
@@ -135,6 +141,9 @@ mod tests {
                 Box::new(lit(1i64)),
                 datafusion::arrow::datatypes::DataType::Int32,
             ))),
+            f("active"),
+            !f("active"),
+            f("active").and(f("priority").lt_eq(lit(2))),
         ];
         for e in &yes {
             assert!(prunable_shape(e), "{e}");
@@ -150,7 +159,8 @@ mod tests {
             ))
             .eq(lit(5)),
             f("priority").eq(lit(1)).and(f("number").like(lit("x"))),
-            f("active"),
+            f("active").is_true(),
+            !f("priority").eq(lit(1)),
             f("number").not_eq(lit("a")).is_true(),
         ];
         for e in &no {
@@ -173,6 +183,7 @@ mod tests {
             .eq(lit("a"))
             .or(col("priority").gt(lit(0)))]));
         assert!(!is_lookup(&[number().not_eq(lit("a"))]));
+        assert!(!is_lookup(&[col("active")]));
         assert!(!is_lookup(&[]));
     }
 

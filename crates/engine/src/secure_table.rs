@@ -208,7 +208,7 @@ impl TableProvider for SecureTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
+    use datafusion::arrow::array::{BooleanArray, Int64Array, RecordBatch, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field};
     use datafusion::parquet::arrow::ArrowWriter;
     use datafusion::parquet::file::properties::WriterProperties;
@@ -216,9 +216,10 @@ mod tests {
     use datafusion::prelude::{SessionContext, col};
     use sqlgate_records::Registry;
 
-    /// A table `t(sys_id, id, secret)` stored as 4 row groups of 100 rows; `secret`
-    /// is never NULL in the file and is masked everywhere, so above the
-    /// barrier it is NULL on every row.
+    /// A table `t(sys_id, id, secret, recent, hush)` stored as 4 row groups
+    /// of 100 rows; `recent` holds for ids from 300. `secret` and `hush` are
+    /// never NULL in the file (`hush` is always true) and are masked
+    /// everywhere, so above the barrier they are NULL on every row.
     async fn session() -> (SessionContext, tempfile::TempDir) {
         // Even ids only.
         session_with((col("id") % lit(2i64)).eq(lit(0i64))).await
@@ -248,7 +249,7 @@ mod tests {
             vec![Branch {
                 class,
                 row_filter: Some(row_filter),
-                masks: vec![("secret".into(), lit(false))],
+                masks: vec![("secret".into(), lit(false)), ("hush".into(), lit(false))],
             }],
         );
         // The server's runtime: its caches decide what a query sees of the folder.
@@ -260,12 +261,15 @@ mod tests {
         (ctx, dir)
     }
 
-    /// Writes `t(sys_id, id, secret)` rows for `ids` in row groups of 100.
+    /// Writes `t(sys_id, id, secret, recent, hush)` rows for `ids` in row
+    /// groups of 100.
     fn write_part(path: &std::path::Path, ids: std::ops::Range<i64>) {
         let schema = Arc::new(Schema::new(vec![
             Field::new("sys_id", DataType::Utf8, false),
             Field::new("id", DataType::Int64, false),
             Field::new("secret", DataType::Utf8, false),
+            Field::new("recent", DataType::Boolean, false),
+            Field::new("hush", DataType::Boolean, false),
         ]));
         let file = std::fs::File::create(path).unwrap();
         let props = WriterProperties::builder()
@@ -274,6 +278,8 @@ mod tests {
         let mut w = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).unwrap();
         let ids: Vec<i64> = ids.collect();
         let secrets: Vec<String> = ids.iter().map(|i| format!("s{i}")).collect();
+        let recent: BooleanArray = ids.iter().map(|i| Some(*i >= 300)).collect();
+        let hush = BooleanArray::from(vec![true; ids.len()]);
         let batch = RecordBatch::try_new(
             Arc::clone(&schema),
             vec![
@@ -282,6 +288,8 @@ mod tests {
                 )),
                 Arc::new(Int64Array::from(ids)),
                 Arc::new(StringArray::from(secrets)),
+                Arc::new(recent),
+                Arc::new(hush),
             ],
         )
         .unwrap();
@@ -408,6 +416,38 @@ mod tests {
             run_counting_scan(&ctx, "SELECT count(*) FROM t WHERE id >= 350").await;
         assert_eq!(n, 25);
         assert!(scanned >= 50, "{scanned} rows decoded: {plan}");
+    }
+
+    /// `WHERE recent` skips the row groups whose statistics hold only
+    /// false; a masked boolean (stored true everywhere, NULL above the
+    /// barrier) never reaches the reader.
+    #[tokio::test]
+    async fn boolean_columns_prune_unless_masked() {
+        let (ctx, _dir) = session().await;
+        let (n, scanned, plan) =
+            run_counting_scan(&ctx, "SELECT count(*) FROM t WHERE recent").await;
+        assert_eq!(n, 50, "even ids from 300 to 398: {plan}");
+        assert_eq!(scanned, 100, "only the last row group is read: {plan}");
+        let above = plan.find("FilterExec: recent@").expect("user filter above");
+        assert!(above < plan.find("SecureScanExec").unwrap(), "{plan}");
+        let (n, scanned, plan) = run_counting_scan(
+            &ctx,
+            "SELECT count(*) FROM t WHERE NOT recent AND id < 1000",
+        )
+        .await;
+        assert_eq!(n, 150, "{plan}");
+        assert_eq!(scanned, 300, "the last row group is skipped: {plan}");
+
+        let (n, plan) = answer(&ctx, "SELECT count(*) FROM t WHERE hush").await;
+        assert_eq!(n, 0, "{plan}");
+        assert!(!user_predicate_reached_the_reader(&plan, "hush"), "{plan}");
+        let (n, plan) = answer(
+            &ctx,
+            "SELECT count(*) FROM t WHERE NOT hush OR hush IS NULL",
+        )
+        .await;
+        assert_eq!(n, 200, "{plan}");
+        assert!(!user_predicate_reached_the_reader(&plan, "hush"), "{plan}");
     }
 
     #[tokio::test]
