@@ -1,7 +1,8 @@
 //! The demo: a generated data set, a policy whose accounts show the ACL
 //! model at work, a self-signed certificate, and the psql lines to try it.
 //! Everything lives in one folder (`.sqlgate-demo/` by default) and is
-//! generated once; delete the folder to start over.
+//! generated once (again when the scale asked for or the generator's file
+//! layout changes); delete the folder to start over.
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -162,13 +163,14 @@ pub fn prepare(
     std::fs::create_dir_all(dir)?;
     let data_dir = dir.join("data");
     let marker = data_dir.join(".scale");
+    let want = format!("{scale} layout {}", demo::LAYOUT);
     let have = std::fs::read_to_string(&marker).ok();
-    if have.as_deref().map(str::trim) != Some(scale.to_string().as_str()) {
+    if have.as_deref().map(str::trim) != Some(want.as_str()) {
         if data_dir.exists() {
             std::fs::remove_dir_all(&data_dir)?;
         }
         generate_data(&data_dir, scale)?;
-        std::fs::write(&marker, scale.to_string())?;
+        std::fs::write(&marker, want)?;
     }
     let policy = dir.join("policy.toml");
     if !policy.exists() {

@@ -239,7 +239,7 @@ async fn find(
         .map(|f| f.name().as_str())
         .collect();
     let plan = class
-        .scan_columns(&ctx.state(), &columns, &[], false)
+        .scan_columns(&ctx.state(), &columns, &[], &[], false)
         .await?;
     for batch in collect(plan, ctx.task_ctx()).await? {
         let ids = cast(

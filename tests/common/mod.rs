@@ -24,7 +24,16 @@ pub fn data_set(scale: u64) -> PathBuf {
     // Threads of one test binary share a process id, so they must not share
     // a staging folder: one generates at a time, the others find it done.
     static GENERATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("demo-data-{scale}"));
+    // Keyed by the generator's build: a changed layout is never tested on
+    // files an older build wrote into a reused target directory.
+    let built = std::fs::metadata(BIN)
+        .and_then(|m| m.modified())
+        .expect("the server binary")
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a modification time after 1970")
+        .as_secs();
+    let tmp_root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let root = tmp_root.join(format!("demo-data-{scale}-{built}"));
     if root.join("tables.toml").exists() {
         return root;
     }
@@ -32,8 +41,7 @@ pub fn data_set(scale: u64) -> PathBuf {
     if root.join("tables.toml").exists() {
         return root;
     }
-    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("demo-data-{scale}.{}.tmp", std::process::id()));
+    let tmp = tmp_root.join(format!("demo-data-{scale}.{}.tmp", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let generated = Command::new(BIN)
         .args(["demo-data", "--out"])
@@ -51,6 +59,15 @@ pub fn data_set(scale: u64) -> PathBuf {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     assert!(root.join("tables.toml").exists());
+    // Data sets of earlier builds are of no further use.
+    let stale = format!("demo-data-{scale}-");
+    for entry in std::fs::read_dir(&tmp_root).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&stale) && entry.path() != root {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
     root
 }
 
@@ -416,10 +433,36 @@ pub fn read_parquet(
             .build()
             .unwrap();
         for batch in reader {
-            out.push(batch.unwrap());
+            out.push(as_text(batch.unwrap()));
         }
     }
     out
+}
+
+/// `batch` with its dictionary columns (the stored form of reference and
+/// choice columns) decoded to their values, as clients see them.
+fn as_text(
+    batch: datafusion::arrow::record_batch::RecordBatch,
+) -> datafusion::arrow::record_batch::RecordBatch {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+        let (field, column) = match f.data_type() {
+            DataType::Dictionary(_, value) => (
+                Field::new(f.name(), value.as_ref().clone(), f.is_nullable()),
+                datafusion::arrow::compute::cast(c, value).unwrap(),
+            ),
+            _ => (f.as_ref().clone(), std::sync::Arc::clone(c)),
+        };
+        fields.push(field);
+        columns.push(column);
+    }
+    datafusion::arrow::record_batch::RecordBatch::try_new(
+        std::sync::Arc::new(Schema::new(fields)),
+        columns,
+    )
+    .unwrap()
 }
 
 /// The number of rows of a table, from its files.

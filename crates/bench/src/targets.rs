@@ -179,16 +179,12 @@ pub fn run(cmd: &mut Command, what: &str) -> Result<String, Error> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Prepares the demo data set, policy and certificate in `dir` (cached by
-/// scale) by starting `sqlgate serve --demo` once.
+/// Prepares the demo data set, policy and certificate in `dir` by starting
+/// `sqlgate serve --demo` once: it generates the data set unless `dir`
+/// already holds one of this scale in the generator's current layout.
 pub fn prepare_demo(sqlgate: &Path, dir: &Path, scale: u64) -> Result<(), Error> {
-    let marker = dir.join(format!("ready-{scale}"));
-    if marker.exists() {
-        return Ok(());
-    }
-    let _ = std::fs::remove_dir_all(dir);
     eprintln!(
-        "generating the demo data set (scale {scale}) in {}",
+        "preparing the demo data set (scale {scale}) in {}",
         dir.display()
     );
     let mut child = Command::new(sqlgate)
@@ -210,7 +206,6 @@ pub fn prepare_demo(sqlgate: &Path, dir: &Path, scale: u64) -> Result<(), Error>
     if !ready {
         return Err("sqlgate serve --demo did not start".into());
     }
-    std::fs::write(marker, "")?;
     Ok(())
 }
 

@@ -31,7 +31,7 @@ use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::scalar::ScalarValue;
-use sqlgate_records::{CLASS_COLUMN, TableDef};
+use sqlgate_records::{CLASS_COLUMN, TableDef, dictionary};
 
 use crate::barrier::SecureScanExec;
 use crate::pruning;
@@ -109,16 +109,26 @@ impl SecureTable {
                 && !branch.masks.iter().any(|(m, _)| m == c)
         });
         let lookup = pruning::is_lookup(&prune);
+        // Columns only the ACL reads may come as stored: a row condition
+        // tests a dictionary once per distinct value, not once per record.
+        let encoded = &names[output.fields().len()..];
         let mut plan = branch
             .class
-            .scan_columns(state, &names, &prune, lookup)
+            .scan_columns(state, &names, encoded, &prune, lookup)
             .await?;
 
-        let df_schema = DFSchema::try_from(plan.schema())?;
+        // ACL expressions are planned over the columns as text, then made
+        // to read the stored dictionaries: string sets take them as they
+        // are, anything else reads them decoded.
+        let stored = plan.schema();
+        let df_schema = DFSchema::try_from(dictionary::as_text(&stored))?;
+        let physical = |e: Expr| -> Result<Arc<dyn PhysicalExpr>> {
+            let e = state.create_physical_expr(e, &df_schema)?;
+            let e = string_set::specialise(e, df_schema.as_arrow())?;
+            dictionary::over_stored(e, &stored, |e| e.is::<string_set::StringSetExpr>())
+        };
         if let Some(filter) = &branch.row_filter {
-            let predicate = state.create_physical_expr(filter.clone(), &df_schema)?;
-            let predicate = string_set::specialise(predicate, df_schema.as_arrow())?;
-            plan = Arc::new(FilterExec::try_new(predicate, plan)?);
+            plan = Arc::new(FilterExec::try_new(physical(filter.clone())?, plan)?);
         }
         let masked = branch
             .masks
@@ -136,11 +146,7 @@ impl SecureTable {
                             .otherwise(lit(ScalarValue::try_from(f.data_type())?))?,
                         None => column,
                     };
-                    let physical: Arc<dyn PhysicalExpr> = string_set::specialise(
-                        state.create_physical_expr(expr, &df_schema)?,
-                        df_schema.as_arrow(),
-                    )?;
-                    Ok((physical, f.name().clone()))
+                    Ok((physical(expr)?, f.name().clone()))
                 })
                 .collect::<Result<Vec<_>>>()?;
             plan = Arc::new(ProjectionExec::try_new(exprs, plan)?);
@@ -208,7 +214,8 @@ impl TableProvider for SecureTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{BooleanArray, Int64Array, RecordBatch, StringArray};
+    use datafusion::arrow::array::{AsArray, BooleanArray, Int64Array, RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::Int64Type;
     use datafusion::arrow::datatypes::{DataType, Field};
     use datafusion::parquet::arrow::ArrowWriter;
     use datafusion::parquet::file::properties::WriterProperties;
@@ -226,6 +233,17 @@ mod tests {
     }
 
     async fn session_with(row_filter: Expr) -> (SessionContext, tempfile::TempDir) {
+        let masks = vec![("secret".into(), lit(false)), ("hush".into(), lit(false))];
+        session_over(row_filter, masks, false).await
+    }
+
+    /// With `dictionaries`, the files store `sys_id` and `secret` as
+    /// dictionaries (as the demo stores its reference columns).
+    async fn session_over(
+        row_filter: Expr,
+        masks: Vec<(String, Expr)>,
+        dictionaries: bool,
+    ) -> (SessionContext, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("tables.toml"),
@@ -233,7 +251,12 @@ mod tests {
         )
         .unwrap();
         std::fs::create_dir(dir.path().join("t")).unwrap();
-        write_part(&dir.path().join("t/part-0.parquet"), 0..400);
+        let path = dir.path().join("t/part-0.parquet");
+        if dictionaries {
+            write_batch(&path, &as_dictionaries(part(0..400), &["sys_id", "secret"]));
+        } else {
+            write_part(&path, 0..400);
+        }
 
         let registry = Registry::load(dir.path()).await.unwrap();
         let class = Arc::clone(registry.get("t").unwrap());
@@ -249,7 +272,7 @@ mod tests {
             vec![Branch {
                 class,
                 row_filter: Some(row_filter),
-                masks: vec![("secret".into(), lit(false)), ("hush".into(), lit(false))],
+                masks,
             }],
         );
         // The server's runtime: its caches decide what a query sees of the folder.
@@ -264,6 +287,41 @@ mod tests {
     /// Writes `t(sys_id, id, secret, recent, hush)` rows for `ids` in row
     /// groups of 100.
     fn write_part(path: &std::path::Path, ids: std::ops::Range<i64>) {
+        write_batch(path, &part(ids));
+    }
+
+    fn write_batch(path: &std::path::Path, batch: &RecordBatch) {
+        let file = std::fs::File::create(path).unwrap();
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(100))
+            .build();
+        let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+        w.write(batch).unwrap();
+        w.close().unwrap();
+    }
+
+    /// `batch` with the text columns `names` as dictionaries.
+    fn as_dictionaries(batch: RecordBatch, names: &[&str]) -> RecordBatch {
+        let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let (fields, columns): (Vec<Field>, Vec<_>) = batch
+            .schema()
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .map(|(f, c)| {
+                if names.contains(&f.name().as_str()) {
+                    let c = datafusion::arrow::compute::cast(c, &dictionary).unwrap();
+                    (f.as_ref().clone().with_data_type(dictionary.clone()), c)
+                } else {
+                    (f.as_ref().clone(), Arc::clone(c))
+                }
+            })
+            .unzip();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    }
+
+    /// `t(sys_id, id, secret, recent, hush)` rows for `ids`.
+    fn part(ids: std::ops::Range<i64>) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![
             Field::new("sys_id", DataType::Utf8, false),
             Field::new("id", DataType::Int64, false),
@@ -271,16 +329,11 @@ mod tests {
             Field::new("recent", DataType::Boolean, false),
             Field::new("hush", DataType::Boolean, false),
         ]));
-        let file = std::fs::File::create(path).unwrap();
-        let props = WriterProperties::builder()
-            .set_max_row_group_row_count(Some(100))
-            .build();
-        let mut w = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).unwrap();
         let ids: Vec<i64> = ids.collect();
         let secrets: Vec<String> = ids.iter().map(|i| format!("s{i}")).collect();
         let recent: BooleanArray = ids.iter().map(|i| Some(*i >= 300)).collect();
         let hush = BooleanArray::from(vec![true; ids.len()]);
-        let batch = RecordBatch::try_new(
+        RecordBatch::try_new(
             Arc::clone(&schema),
             vec![
                 Arc::new(StringArray::from_iter_values(
@@ -292,9 +345,7 @@ mod tests {
                 Arc::new(hush),
             ],
         )
-        .unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
+        .unwrap()
     }
 
     async fn answer(ctx: &SessionContext, sql: &str) -> (i64, String) {
@@ -448,6 +499,69 @@ mod tests {
         .await;
         assert_eq!(n, 200, "{plan}");
         assert!(!user_predicate_reached_the_reader(&plan, "hush"), "{plan}");
+    }
+
+    /// The ACL's own filter, below the barrier.
+    fn row_filter_of(plan: &Arc<dyn ExecutionPlan>) -> Option<&FilterExec> {
+        if plan.name() == crate::barrier::SECURE_SCAN {
+            return plan.children()[0].downcast_ref::<FilterExec>();
+        }
+        plan.children().into_iter().find_map(row_filter_of)
+    }
+
+    /// Text stored as dictionaries: a string-set condition tests the stored
+    /// keys, any other test and every column shown read the text.
+    #[tokio::test]
+    async fn dictionary_columns_are_tested_as_stored_and_shown_as_text() {
+        let id = |i: i64| lit(format!("{i:032x}"));
+        let row_filter = col("secret")
+            .in_list(vec![lit("s2"), lit("s4"), lit("s7"), lit("s8")], false)
+            .is_true()
+            .or(col("sys_id").like(lit("%07")).is_true());
+        let masks = vec![("secret".to_owned(), col("sys_id").eq(id(2)).is_true())];
+        let (ctx, _dir) = session_over(row_filter, masks, true).await;
+
+        let df = ctx.sql("SELECT count(*) FROM t").await.unwrap();
+        let plan = df.clone().create_physical_plan().await.unwrap();
+        let filter = row_filter_of(&plan).expect("the row filter");
+        for stored in ["secret", "sys_id"] {
+            let field = filter
+                .input()
+                .schema()
+                .field_with_name(stored)
+                .unwrap()
+                .clone();
+            assert!(
+                matches!(field.data_type(), DataType::Dictionary(..)),
+                "{stored} reaches the row filter as stored: {field:?}"
+            );
+        }
+        let counted = df.collect().await.unwrap();
+        let n = counted[0].column(0).as_primitive::<Int64Type>().value(0);
+        assert_eq!(n, 5, "ids 2, 4, 7, 8 by secret; 7 and 263 by sys_id");
+
+        let batches = ctx
+            .sql("SELECT id, secret, sys_id FROM t ORDER BY id")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let rows =
+            datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        assert_eq!(rows.schema().field(1).data_type(), &DataType::Utf8View);
+        let ids: Vec<i64> = rows.column(0).as_primitive::<Int64Type>().values().to_vec();
+        assert_eq!(ids, vec![2, 4, 7, 8, 263]);
+        let secrets: Vec<Option<&str>> = rows.column(1).as_string_view().iter().collect();
+        assert_eq!(secrets, vec![Some("s2"), None, None, None, None]);
+        let sys_ids: Vec<String> = rows
+            .column(2)
+            .as_string_view()
+            .iter()
+            .map(|s| s.unwrap().to_owned())
+            .collect();
+        let want: Vec<String> = ids.iter().map(|i| format!("{i:032x}")).collect();
+        assert_eq!(sys_ids, want);
     }
 
     #[tokio::test]

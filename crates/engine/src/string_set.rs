@@ -17,11 +17,11 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, GenericStringArray, OffsetSizeTrait, StringViewArray,
+    AnyDictionaryArray, Array, ArrayRef, AsArray, BooleanArray, GenericStringArray,
+    OffsetSizeTrait, StringViewArray,
 };
-use datafusion::arrow::buffer::{BooleanBuffer, MutableBuffer};
-use datafusion::arrow::compute::take;
-use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::arrow::buffer::{BooleanBuffer, MutableBuffer, NullBuffer};
+use datafusion::arrow::datatypes::{DataType, Int32Type, Schema};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::error::{DataFusionError, Result};
@@ -29,6 +29,7 @@ use datafusion::logical_expr::{ColumnarValue, Operator};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{BinaryExpr, CastExpr, Column, InListExpr, Literal};
 use datafusion::scalar::ScalarValue;
+use sqlgate_records::dictionary::Memo;
 
 /// Longest list worth a linear scan per record; longer ones keep
 /// DataFusion's hash set.
@@ -153,6 +154,71 @@ pub struct StringSetExpr {
     /// Per value, the first 8 bytes of its string view (length, then up
     /// to four bytes of the string) and the mask of those that are its own.
     heads: Vec<(u64, u64)>,
+    /// Answers per dictionary value, for dictionary-encoded input.
+    per_dictionary: Arc<Memo<Arc<PerValue>>>,
+}
+
+/// The answers for a dictionary's values, as tables indexed by key.
+#[derive(Debug)]
+struct PerValue {
+    holds: Vec<bool>,
+    /// Where the answer is NULL; `None` when it never is (a Parquet
+    /// dictionary holds no NULL).
+    null: Option<Vec<bool>>,
+}
+
+impl PerValue {
+    fn new(answers: &BooleanArray) -> PerValue {
+        PerValue {
+            holds: answers.iter().map(|a| a == Some(true)).collect(),
+            null: answers
+                .nulls()
+                .map(|n| (0..answers.len()).map(|i| n.is_null(i)).collect()),
+        }
+    }
+
+    /// The answer of each record: its key's, NULL where the key is.
+    fn spread(&self, dict: &dyn AnyDictionaryArray) -> BooleanArray {
+        let keys = match dict.keys().as_primitive_opt::<Int32Type>() {
+            Some(keys) => Keys::Int32(keys.values()),
+            // Other key types are rare: widen them.
+            None => Keys::Other(dict.normalized_keys()),
+        };
+        let at = |table: &[bool]| match &keys {
+            // A negative key reads outside the table, as NULL slots may.
+            Keys::Int32(k) => gather(table, k, |k| k as usize),
+            Keys::Other(k) => gather(table, k, |k| k),
+        };
+        let holds = at(&self.holds);
+        let key_nulls = dict.keys().logical_nulls();
+        let nulls = match &self.null {
+            None => key_nulls,
+            Some(null) => {
+                let valid = !&at(null);
+                NullBuffer::union(key_nulls.as_ref(), Some(&NullBuffer::new(valid)))
+            }
+        };
+        BooleanArray::new(holds, nulls)
+    }
+}
+
+enum Keys<'a> {
+    Int32(&'a [i32]),
+    Other(Vec<usize>),
+}
+
+/// `table[key]` for each key, 64 at a time into a word; a key outside the
+/// table (what a NULL slot may hold) reads false, its slot is NULL anyway.
+fn gather<K: Copy>(table: &[bool], keys: &[K], index: impl Fn(K) -> usize) -> BooleanBuffer {
+    let mut words = MutableBuffer::new(keys.len().div_ceil(64) * 8);
+    for chunk in keys.chunks(64) {
+        let mut word = 0u64;
+        for (j, &k) in chunk.iter().enumerate() {
+            word |= u64::from(*table.get(index(k)).unwrap_or(&false)) << j;
+        }
+        words.push(word);
+    }
+    BooleanBuffer::new(words.into(), 0, keys.len())
 }
 
 impl StringSetExpr {
@@ -163,6 +229,7 @@ impl StringSetExpr {
             values,
             definite: false,
             heads,
+            per_dictionary: Arc::default(),
         }
     }
 
@@ -185,10 +252,13 @@ impl StringSetExpr {
             DataType::LargeUtf8 => self.on_strings(array.as_string::<i64>()),
             DataType::Dictionary(_, _) => {
                 let dict = array.as_any_dictionary();
-                // Once per distinct value, then spread over the keys.
-                let per_value = self.nullable_answer(dict.values().as_ref())?;
-                let spread = take(&per_value, dict.keys(), None)?;
-                return Ok(spread.as_boolean().clone());
+                // Once per distinct value (and once per row group's
+                // dictionary, however many batches share it), then spread
+                // over the keys.
+                let per_value = self.per_dictionary.get_or_compute(dict.values(), |v| {
+                    Ok(Arc::new(PerValue::new(&self.nullable_answer(v)?)))
+                })?;
+                return Ok(per_value.spread(dict));
             }
             other => {
                 return Err(DataFusionError::Internal(format!(
@@ -403,10 +473,9 @@ impl PhysicalExpr for StringSetExpr {
 mod tests {
     use super::*;
     use datafusion::arrow::array::{
-        DictionaryArray, LargeStringArray, StringArray, StringViewBuilder,
+        DictionaryArray, Int32Array, LargeStringArray, StringArray, StringViewBuilder,
     };
-    use datafusion::arrow::buffer::NullBuffer;
-    use datafusion::arrow::datatypes::{Field, Int32Type};
+    use datafusion::arrow::datatypes::{Field, Int16Type};
     use datafusion::common::DFSchema;
     use datafusion::logical_expr::{Expr, col, lit};
     use datafusion::prelude::SessionContext;
@@ -455,7 +524,81 @@ mod tests {
             // distinct values sharing a length and prefix than answers kept.
             ("deduplicated utf8view", deduplicated(&v)),
             ("null over a matching view", null_over_matching_view()),
+            (
+                "sliced dictionary",
+                Arc::new(
+                    v.iter()
+                        .map(|s| s.as_deref())
+                        .collect::<DictionaryArray<Int32Type>>()
+                        .slice(5, 200),
+                ),
+            ),
+            (
+                "int16 dictionary",
+                Arc::new(
+                    v.iter()
+                        .map(|s| s.as_deref())
+                        .collect::<DictionaryArray<Int16Type>>(),
+                ),
+            ),
+            (
+                "dictionary with NULL values",
+                dictionary_with_null_values(&v),
+            ),
         ]
+    }
+
+    /// NULL as a dictionary value (keys pointing at it), and a NULL key
+    /// slot holding a key outside the dictionary.
+    fn dictionary_with_null_values(v: &[Option<String>]) -> ArrayRef {
+        let mut values: Vec<Option<&str>> = vec![None];
+        values.extend(v.iter().flatten().map(|s| Some(s.as_str())));
+        let values = StringArray::from(values);
+        let len = values.len() as i32;
+        let keys: Vec<i32> = (0..2 * len)
+            .map(|i| (i * 7) % len)
+            .chain([len + 5])
+            .collect();
+        let mut valid = vec![true; keys.len()];
+        valid[keys.len() - 1] = false;
+        valid[3] = false;
+        let keys = Int32Array::new(keys.into(), Some(NullBuffer::from(valid)));
+        Arc::new(DictionaryArray::try_new(keys, Arc::new(values)).unwrap())
+    }
+
+    /// One expression over batches that share a dictionary and batches that
+    /// do not: answers are kept per dictionary, never across them.
+    #[test]
+    fn one_expression_over_many_dictionaries() {
+        let ctx = SessionContext::new();
+        let t = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let schema = Arc::new(Schema::new(vec![Field::new("c", t, true)]));
+        let df_schema = DFSchema::try_from(Arc::clone(&schema)).unwrap();
+        let e = col("c").in_list(vec![lit("a"), lit("b")], false).is_true();
+        let plain = ctx.create_physical_expr(e, &df_schema).unwrap();
+        let fast = specialise(Arc::clone(&plain), &schema).unwrap();
+        let first: ArrayRef = Arc::new(StringArray::from(vec!["a", "x", "b"]));
+        let second: ArrayRef = Arc::new(StringArray::from(vec!["x", "a", "b"]));
+        let batch = |values: &ArrayRef, keys: Vec<i32>| {
+            let keys = Int32Array::from(keys);
+            let dict = DictionaryArray::try_new(keys, Arc::clone(values)).unwrap();
+            RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(dict)]).unwrap()
+        };
+        for b in [
+            batch(&first, vec![0, 1, 2, 1]),
+            batch(&first, vec![2, 2, 0]),
+            batch(&second, vec![0, 1, 2, 1]),
+            batch(&first, vec![1, 0]),
+            batch(&second, vec![0, 0, 2]),
+        ] {
+            let want = plain
+                .evaluate(&b)
+                .unwrap()
+                .into_array(b.num_rows())
+                .unwrap();
+            let got = fast.evaluate(&b).unwrap().into_array(b.num_rows()).unwrap();
+            assert_eq!(want.as_boolean(), got.as_boolean());
+        }
     }
 
     /// `v` three times over, interleaved, each distinct value stored once.

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 pub mod demo;
+pub mod dictionary;
 mod registry;
 mod scan;
 

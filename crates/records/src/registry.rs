@@ -17,6 +17,7 @@ use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 
 use crate::RecordsError;
+use crate::dictionary;
 
 /// The column naming a record's class; a query on a parent table returns
 /// child records with their own class here.
@@ -262,10 +263,10 @@ async fn open_folder(
 
 /// The record schema for a file schema: `sys_class_name` kept where the
 /// files have it, appended otherwise; never nullable, since the scan fills
-/// it from the table's name.
+/// it from the table's name. Text stored as dictionaries is text.
 fn record_schema(file_schema: &Schema) -> SchemaRef {
     let class = Field::new(CLASS_COLUMN, DataType::Utf8, false);
-    let mut fields: Vec<Field> = file_schema
+    let mut fields: Vec<Field> = dictionary::as_text(file_schema)
         .fields()
         .iter()
         .map(|f| {

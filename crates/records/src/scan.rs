@@ -19,12 +19,16 @@ use datafusion::physical_expr::expressions::{Column, Literal};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::ProjectionExec;
 
+use crate::dictionary::{self, ViewsOfDictionary};
 use crate::registry::{CLASS_COLUMN, TableDef};
 
 impl TableDef {
     /// Scans this class's files and returns exactly `columns`, in that
     /// order. Every name must be a column of this class (a parent's columns
-    /// are always columns of its children).
+    /// are always columns of its children). Each comes in the record
+    /// schema's type, except that those named in `encoded` may come as
+    /// stored: text the files keep as a dictionary stays one (see
+    /// [`crate::dictionary`]).
     ///
     /// `prune` predicates (over stored columns, unqualified) are given to
     /// the Parquet reader to skip row groups and pages by statistics, page
@@ -37,6 +41,7 @@ impl TableDef {
         &self,
         state: &dyn Session,
         columns: &[&str],
+        encoded: &[&str],
         prune: &[Expr],
         filter_rows: bool,
     ) -> Result<Arc<dyn ExecutionPlan>> {
@@ -71,7 +76,14 @@ impl TableDef {
                 let expr: Arc<dyn PhysicalExpr> = if *name == CLASS_COLUMN {
                     Arc::new(Literal::new(ScalarValue::Utf8(Some(self.name.clone()))))
                 } else {
-                    Arc::new(Column::new(name, scan_schema.index_of(name)?))
+                    let index = scan_schema.index_of(name)?;
+                    let column = Arc::new(Column::new(name, index));
+                    let stored = scan_schema.field(index).data_type();
+                    if dictionary::is_text_dictionary(stored) && !encoded.contains(name) {
+                        Arc::new(ViewsOfDictionary::new(column))
+                    } else {
+                        column
+                    }
                 };
                 Ok((expr, (*name).to_owned()))
             })
@@ -97,8 +109,11 @@ impl TableDef {
         let Some((config, source)) = exec.downcast_to_file_source::<ParquetSource>() else {
             return Ok(scan);
         };
-        let file_schema = DFSchema::try_from(self.listing.schema())?;
-        let predicate = state.create_physical_expr(predicate, &file_schema)?;
+        // Planned over the files as text, run over them as stored.
+        let stored = self.listing.schema();
+        let as_text = DFSchema::try_from(dictionary::as_text(&stored))?;
+        let predicate = state.create_physical_expr(predicate, &as_text)?;
+        let predicate = dictionary::over_stored(predicate, &stored, |_| false)?;
         let source = source
             .with_predicate(predicate)
             .with_pushdown_filters(filter_rows);

@@ -11,6 +11,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::parquet::arrow::arrow_reader::{
     ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
+use datafusion::parquet::basic::Encoding;
 use datafusion::parquet::file::metadata::PageIndexPolicy;
 use demo_common::*;
 use sqlgate_records::demo;
@@ -228,8 +229,43 @@ fn files_are_laid_out_for_point_lookups() {
                 meta.column_index().is_some() && meta.offset_index().is_some(),
                 "{table}: page index"
             );
+            // Reference columns are stored as dictionaries, and every data
+            // page of theirs holds keys (a page spilled to plain values
+            // would be re-encoded by the reader, value by value).
+            let arrow_schema = builder.schema().clone();
+            let encoded = [
+                "assignment_group",
+                "assigned_to",
+                "opened_by",
+                "caller_id",
+                "workflow_state",
+                "department",
+            ]
+            .into_iter()
+            .filter_map(|name| Some((name, col(name)?)))
+            .collect::<Vec<_>>();
+            assert!(!encoded.is_empty(), "{table}: reference columns");
+            for (name, _) in &encoded {
+                assert!(
+                    matches!(
+                        arrow_schema.field_with_name(name).unwrap().data_type(),
+                        DataType::Dictionary(..)
+                    ),
+                    "{table}.{name}: stored as a dictionary"
+                );
+            }
             for (rg_idx, rg) in meta.row_groups().iter().enumerate() {
                 assert!(rg.num_rows() <= 131_072);
+                for (name, i) in &encoded {
+                    let chunk = rg.column(*i);
+                    let data_pages = chunk.page_encoding_stats_mask().expect("page encodings");
+                    assert!(
+                        chunk.dictionary_page_offset().is_some()
+                            && data_pages.is_only(Encoding::RLE_DICTIONARY),
+                        "{table}.{name}: data pages in {:?}",
+                        data_pages.encodings().collect::<Vec<_>>()
+                    );
+                }
                 assert!(
                     rg.column(sys_id).bloom_filter_offset().is_some(),
                     "{table}: sys_id bloom filter"

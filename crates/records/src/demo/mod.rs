@@ -37,6 +37,12 @@ use datafusion::arrow::error::ArrowError;
 use datafusion::parquet::errors::ParquetError;
 
 pub use identities::{DemoGroup, DemoUser, demo_groups, demo_service_accounts};
+
+/// The files' layout, raised whenever the generator writes other files
+/// for the same scale (types, encodings, page sizes): a data set made by an
+/// earlier layout is generated again rather than served as it is.
+/// 2: reference and choice columns stored as dictionaries.
+pub const LAYOUT: u32 = 2;
 use world::{Table, World};
 use writer::Part;
 

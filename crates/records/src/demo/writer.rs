@@ -7,12 +7,16 @@
 //! megabyte), bloom filters on `sys_id` and
 //! `number` (so a lookup by `sys_id` skips the row groups that cannot hold
 //! it), and files sorted by `number`, declared in the row group metadata.
+//! Reference and choice columns ([`ENCODED`]) carry an Arrow dictionary type,
+//! so readers get them as keys into the row group's dictionary page.
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::metadata::SortingColumn;
@@ -46,6 +50,52 @@ const NO_DICTIONARY: [&str; 8] = [
     "ip_address",
 ];
 
+/// Columns drawn from small sets (references to groups and people, and
+/// choices): stored with an Arrow dictionary type, so the reader hands them
+/// out as keys into the row group's dictionary page, and a row condition on
+/// them is tested once per distinct value (see `crate::dictionary`).
+const ENCODED: [&str; 14] = [
+    "assignment_group",
+    "assigned_to",
+    "opened_by",
+    "caller_id",
+    "category",
+    "subcategory",
+    "close_code",
+    "workflow_state",
+    "kb_category",
+    "department",
+    "location",
+    "approval",
+    "type",
+    "hr_service",
+];
+/// Room for a dictionary of a row group's every value (32-character
+/// references with their length prefix), so a dictionary column never
+/// spills to plain pages, which the reader would re-encode value by value.
+const ENCODED_DICTIONARY_BYTES: usize = ROW_GROUP_ROWS * 40;
+
+/// The schema the files carry: `schema` with the [`ENCODED`] text columns
+/// as dictionaries.
+fn stored_schema(schema: &Schema) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if ENCODED.contains(&f.name().as_str()) && f.data_type() == &DataType::Utf8 {
+                f.as_ref().clone().with_data_type(encoded_type())
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+fn encoded_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
 pub(crate) fn properties(schema: &Schema) -> WriterProperties {
     let mut b = WriterProperties::builder()
         // LZ4 decompresses several times faster than zstd: zstd was a
@@ -61,6 +111,14 @@ pub(crate) fn properties(schema: &Schema) -> WriterProperties {
             b = b
                 .set_column_bloom_filter_enabled(ColumnPath::from(name), true)
                 .set_column_bloom_filter_fpp(ColumnPath::from(name), BLOOM_FPP);
+        }
+    }
+    for name in ENCODED {
+        if schema.field_with_name(name).is_ok() {
+            b = b.set_column_dictionary_page_size_limit(
+                ColumnPath::from(name),
+                ENCODED_DICTIONARY_BYTES,
+            );
         }
     }
     for name in NO_DICTIONARY {
@@ -113,15 +171,21 @@ pub(crate) fn write_part(
     let path = dir.join(part.file_name());
     let file = File::create(&path).map_err(|e| DemoError::Io(path.clone(), e))?;
     let parquet = |e| DemoError::Parquet(path.clone(), e);
-    let mut writer =
-        ArrowWriter::try_new(file, schema.clone(), Some(properties(schema))).map_err(parquet)?;
+    let stored = stored_schema(schema);
+    let mut writer = ArrowWriter::try_new(file, Arc::clone(&stored), Some(properties(schema)))
+        .map_err(parquet)?;
+    let arrow = |e| DemoError::Arrow(part.table.name(), e);
     let end = part.start + part.rows;
     let mut at = part.start;
     while at < end {
         let len = (end - at).min(BATCH_ROWS as u64) as usize;
-        let columns = tables::columns(part.table, world, at, len);
-        let batch = RecordBatch::try_new(schema.clone(), columns)
-            .map_err(|e| DemoError::Arrow(part.table.name(), e))?;
+        let columns = tables::columns(part.table, world, at, len)
+            .into_iter()
+            .zip(stored.fields())
+            .map(|(c, f)| cast(&c, f.data_type()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(arrow)?;
+        let batch = RecordBatch::try_new(Arc::clone(&stored), columns).map_err(arrow)?;
         writer.write(&batch).map_err(parquet)?;
         drop(batch);
         at += len as u64;

@@ -50,6 +50,9 @@ pub fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
         let a = b
             .column_by_name(column)
             .unwrap_or_else(|| panic!("no column {column}"));
+        // Reference and choice columns are stored as dictionaries.
+        let a = datafusion::arrow::compute::cast(a, &datafusion::arrow::datatypes::DataType::Utf8)
+            .unwrap();
         out.extend(a.as_string::<i32>().iter().flatten().map(str::to_owned));
     }
     out
