@@ -51,7 +51,8 @@ struct Args {
     #[arg(long, default_value_t = 32)]
     clients: usize,
     /// Where the data set and the PostgreSQL cluster live (kept between
-    /// runs: the data set is generated once per scale).
+    /// runs: the data set is generated again only when the scale or the
+    /// generator's file layout changes).
     #[arg(long, default_value = ".sqlgate-bench")]
     work_dir: PathBuf,
     /// PostgreSQL 15's server programs (initdb, postgres); found in
