@@ -173,6 +173,7 @@ impl PerValue {
             holds: answers.iter().map(|a| a == Some(true)).collect(),
             null: answers
                 .nulls()
+                .filter(|n| n.null_count() > 0)
                 .map(|n| (0..answers.len()).map(|i| n.is_null(i)).collect()),
         }
     }
@@ -207,18 +208,10 @@ enum Keys<'a> {
     Other(Vec<usize>),
 }
 
-/// `table[key]` for each key, 64 at a time into a word; a key outside the
-/// table (what a NULL slot may hold) reads false, its slot is NULL anyway.
+/// `table[key]` for each key; a key outside the table (what a NULL slot
+/// may hold) reads false, its slot is NULL anyway.
 fn gather<K: Copy>(table: &[bool], keys: &[K], index: impl Fn(K) -> usize) -> BooleanBuffer {
-    let mut words = MutableBuffer::new(keys.len().div_ceil(64) * 8);
-    for chunk in keys.chunks(64) {
-        let mut word = 0u64;
-        for (j, &k) in chunk.iter().enumerate() {
-            word |= u64::from(*table.get(index(k)).unwrap_or(&false)) << j;
-        }
-        words.push(word);
-    }
-    BooleanBuffer::new(words.into(), 0, keys.len())
+    BooleanBuffer::collect_bool(keys.len(), |i| *table.get(index(keys[i])).unwrap_or(&false))
 }
 
 impl StringSetExpr {
