@@ -150,8 +150,11 @@ async fn main() {
 async fn bench(args: Args) -> Result<(), Error> {
     let work = std::path::absolute(&args.work_dir)?;
     std::fs::create_dir_all(&work)?;
+    // The server runs from the work directory: a relative path (the
+    // default among them) would no longer name the binary there.
+    let sqlgate_bin = std::path::absolute(&args.sqlgate)?;
     let demo = work.join("demo");
-    targets::prepare_demo(&args.sqlgate, &demo, args.scale)?;
+    targets::prepare_demo(&sqlgate_bin, &demo, args.scale)?;
     let policy: toml::Table = std::fs::read_to_string(demo.join("policy.toml"))?.parse()?;
     let restricted = load::Restricted::from_policy(&policy, RESTRICTED)?;
 
@@ -163,9 +166,9 @@ async fn bench(args: Args) -> Result<(), Error> {
     let pg_version: String = admin.query_one("SHOW server_version", &[]).await?.get(0);
 
     eprintln!("starting sqlgate");
-    let sqlgate = Arc::new(targets::start_sqlgate(&args.sqlgate, &demo, &work)?);
+    let sqlgate = Arc::new(targets::start_sqlgate(&sqlgate_bin, &demo, &work)?);
     let sqlgate_version = targets::run(
-        std::process::Command::new(&args.sqlgate).arg("--version"),
+        std::process::Command::new(&sqlgate_bin).arg("--version"),
         "sqlgate --version",
     )?;
 

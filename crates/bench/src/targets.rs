@@ -231,7 +231,8 @@ pub fn start_sqlgate(sqlgate: &Path, demo: &Path, work: &Path) -> Result<Target,
         .current_dir(work)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .spawn()?;
+        .spawn()
+        .map_err(|e| format!("start {}: {e}", sqlgate.display()))?;
     let stdout = child.stdout.take().expect("piped");
     let mut lines = BufReader::new(stdout).lines();
     let addr: SocketAddr = loop {
