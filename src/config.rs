@@ -101,6 +101,32 @@ impl Default for Limits {
 #[serde(deny_unknown_fields)]
 pub struct Storage {
     pub data_dir: PathBuf,
+    /// Memory for row conditions' kept answers, one bit per record per
+    /// file and condition; 0 tests every condition on every query.
+    #[serde(default = "default_row_mask_cache_mb")]
+    pub row_mask_cache_mb: u64,
+}
+
+fn default_row_mask_cache_mb() -> u64 {
+    sqlgate_records::row_masks::DEFAULT_CAPACITY_MB
+}
+
+impl Storage {
+    pub fn new(data_dir: PathBuf) -> Storage {
+        Storage {
+            data_dir,
+            row_mask_cache_mb: default_row_mask_cache_mb(),
+        }
+    }
+
+    /// The registry of `data_dir`, with this configuration's caches.
+    pub async fn registry(
+        &self,
+    ) -> Result<sqlgate_records::Registry, sqlgate_records::RecordsError> {
+        let bytes =
+            usize::try_from(self.row_mask_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        sqlgate_records::Registry::load_with(&self.data_dir, bytes).await
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -189,7 +189,7 @@ pub fn prepare(
             tls_key: Some(key),
             ..config::Server::default()
         },
-        storage: config::Storage { data_dir },
+        storage: config::Storage::new(data_dir),
         policy: config::PolicyFile {
             file: policy.clone(),
         },

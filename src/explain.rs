@@ -30,7 +30,7 @@ pub struct Request<'a> {
 
 pub async fn run(config_path: &Path, req: Request<'_>) -> Result<ExitCode, BoxError> {
     let config = Config::load(config_path)?;
-    let registry = Registry::load(&config.storage.data_dir).await?;
+    let registry = config.storage.registry().await?;
     let tables = sqlgate_engine::acl_tables(&registry);
     let policy = load_policy(&config.policy.file, &tables)?;
     let Some(account) = policy.account(req.account) else {
@@ -239,7 +239,7 @@ async fn find(
         .map(|f| f.name().as_str())
         .collect();
     let plan = class
-        .scan_columns(&ctx.state(), &columns, &[], &[], false)
+        .scan_columns(&ctx.state(), &columns, &[], &[], false, None)
         .await?;
     for batch in collect(plan, ctx.task_ctx()).await? {
         let ids = cast(

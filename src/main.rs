@@ -274,7 +274,7 @@ async fn check_policy(path: &std::path::Path) -> Result<ExitCode, BoxError> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let registry = match sqlgate_records::Registry::load(&config.storage.data_dir).await {
+    let registry = match config.storage.registry().await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{}: {e}", config.storage.data_dir.display());

@@ -9,7 +9,6 @@ use std::time::{Duration, SystemTime};
 use sqlgate_acl::{Policy, Tables};
 use sqlgate_audit::{AuditLog, Event, Outcome};
 use sqlgate_engine::{Engine, EngineOptions};
-use sqlgate_records::Registry;
 use sqlgate_wire::token::{TokenSettings, TokenVerifier};
 use sqlgate_wire::{Shared, Tls, WireConfig};
 use tokio::net::TcpListener;
@@ -59,7 +58,7 @@ pub fn load_credentials(config: &Config) -> Result<(Tls, Option<Arc<TokenVerifie
 /// Runs the server until a shutdown signal. `banner` is printed once the
 /// listener is bound (the demo's connection instructions).
 pub async fn run(config: Config, banner: Option<String>) -> Result<(), BoxError> {
-    let registry = Registry::load(&config.storage.data_dir).await?;
+    let registry = config.storage.registry().await?;
     let tables = sqlgate_engine::acl_tables(&registry);
     let policy = load_policy(&config.policy.file, &tables)?;
     let options = EngineOptions {

@@ -25,6 +25,7 @@ mod pg_setup;
 mod pg_static;
 pub mod pruning;
 pub mod query_acl;
+pub mod row_masks;
 pub mod secure_table;
 pub mod session;
 pub mod string_set;

@@ -6,8 +6,11 @@
 //!
 //! ```text
 //! SecureScanExec( Projection[masks]( Filter[row predicate]( class files ) ) )
+//! SecureScanExec( Projection[masks]( class files, read through row masks ) )
 //! ```
 //!
+//! the second where the row predicate's answers are kept per file (see
+//! `row_masks.rs`): the reader then never decodes a hidden record.
 //! and the branches are unioned. User predicates stay above the barrier:
 //! the provider takes filters only as `Inexact`, so the optimizer keeps
 //! them above the scan, and uses the few whose shape allows it (see
@@ -20,23 +23,21 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::Session;
-use datafusion::common::DFSchema;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::Result;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, case, lit};
-use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::scalar::ScalarValue;
-use sqlgate_records::{CLASS_COLUMN, TableDef, dictionary};
+use sqlgate_records::{CLASS_COLUMN, TableDef};
 
 use crate::barrier::SecureScanExec;
 use crate::pruning;
-use crate::string_set;
+use crate::row_masks;
 
 /// What one principal may read of one record class.
 #[derive(Debug, Clone)]
@@ -86,6 +87,14 @@ impl SecureTable {
         output: &Schema,
         filters: &[Expr],
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        // A row condition answered by masks is applied by the reader and
+        // reads nothing here; any other runs as a filter over its columns.
+        let masked_rows = match &branch.row_filter {
+            Some(f) if row_masks::applies(f, &branch.class) => {
+                Some(row_masks::condition(state, &branch.class, f)?)
+            }
+            _ => None,
+        };
         // Columns to read: the output, plus what the ACL expressions use.
         let mut needed: Vec<String> = output.fields().iter().map(|f| f.name().clone()).collect();
         let mut add_refs = |e: &Expr| {
@@ -95,7 +104,7 @@ impl SecureTable {
                 }
             }
         };
-        if let Some(f) = &branch.row_filter {
+        if let (Some(f), None) = (&branch.row_filter, &masked_rows) {
             add_refs(f);
         }
         for (col, cond) in &branch.masks {
@@ -115,20 +124,15 @@ impl SecureTable {
         let encoded = &names[output.fields().len()..];
         let mut plan = branch
             .class
-            .scan_columns(state, &names, encoded, &prune, lookup)
+            .scan_columns(state, &names, encoded, &prune, lookup, masked_rows.as_ref())
             .await?;
 
         // ACL expressions are planned over the columns as text, then made
         // to read the stored dictionaries: string sets take them as they
         // are, anything else reads them decoded.
         let stored = plan.schema();
-        let df_schema = DFSchema::try_from(dictionary::as_text(&stored))?;
-        let physical = |e: Expr| -> Result<Arc<dyn PhysicalExpr>> {
-            let e = state.create_physical_expr(e, &df_schema)?;
-            let e = string_set::specialise(e, df_schema.as_arrow())?;
-            dictionary::over_stored(e, &stored, |e| e.is::<string_set::StringSetExpr>())
-        };
-        if let Some(filter) = &branch.row_filter {
+        let physical = |e: Expr| row_masks::over_stored(state, e, &stored);
+        if let (Some(filter), None) = (&branch.row_filter, &masked_rows) {
             // The user's predicates that may prune may also run on any
             // record (see `pruning`): put before the row filter, a selective
             // WHERE spares the row condition most records, and the filter
@@ -239,12 +243,24 @@ mod tests {
     /// everywhere, so above the barrier they are NULL on every row.
     async fn session() -> (SessionContext, tempfile::TempDir) {
         // Even ids only.
-        session_with((col("id") % lit(2i64)).eq(lit(0i64))).await
+        session_with(even_ids(), Rows::Masks).await
     }
 
-    async fn session_with(row_filter: Expr) -> (SessionContext, tempfile::TempDir) {
+    fn even_ids() -> Expr {
+        (col("id") % lit(2i64)).eq(lit(0i64))
+    }
+
+    /// How the row condition is applied: by kept masks in the reader (the
+    /// default), or as a filter over its columns on every query.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Rows {
+        Masks,
+        Filter,
+    }
+
+    async fn session_with(row_filter: Expr, rows: Rows) -> (SessionContext, tempfile::TempDir) {
         let masks = vec![("secret".into(), lit(false)), ("hush".into(), lit(false))];
-        session_over(row_filter, masks, false).await
+        session_over(row_filter, masks, false, rows).await
     }
 
     /// With `dictionaries`, the files store `sys_id` and `secret` as
@@ -253,6 +269,7 @@ mod tests {
         row_filter: Expr,
         masks: Vec<(String, Expr)>,
         dictionaries: bool,
+        rows: Rows,
     ) -> (SessionContext, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
@@ -268,7 +285,11 @@ mod tests {
             write_part(&path, 0..400);
         }
 
-        let registry = Registry::load(dir.path()).await.unwrap();
+        let mask_bytes = match rows {
+            Rows::Masks => 1 << 20,
+            Rows::Filter => 0,
+        };
+        let registry = Registry::load_with(dir.path(), mask_bytes).await.unwrap();
         let class = Arc::clone(registry.get("t").unwrap());
         let fields: Vec<Field> = class
             .schema
@@ -490,7 +511,7 @@ mod tests {
     /// barrier) never reaches the reader.
     #[tokio::test]
     async fn boolean_columns_prune_unless_masked() {
-        let (ctx, _dir) = session().await;
+        let (ctx, _dir) = session_with(even_ids(), Rows::Filter).await;
         let (n, scanned, plan) =
             run_counting_scan(&ctx, "SELECT count(*) FROM t WHERE recent").await;
         assert_eq!(n, 50, "even ids from 300 to 398: {plan}");
@@ -535,7 +556,7 @@ mod tests {
             .is_true()
             .or(col("sys_id").like(lit("%07")).is_true());
         let masks = vec![("secret".to_owned(), col("sys_id").eq(id(2)).is_true())];
-        let (ctx, _dir) = session_over(row_filter, masks, true).await;
+        let (ctx, _dir) = session_over(row_filter, masks, true, Rows::Filter).await;
 
         let df = ctx.sql("SELECT count(*) FROM t").await.unwrap();
         let plan = df.clone().create_physical_plan().await.unwrap();
@@ -585,7 +606,7 @@ mod tests {
     /// out of it.
     #[tokio::test]
     async fn prunable_user_predicates_run_before_the_row_condition() {
-        let (ctx, _dir) = session().await;
+        let (ctx, _dir) = session_with(even_ids(), Rows::Filter).await;
         let plan_of = |sql: &'static str| {
             let ctx = ctx.clone();
             async move {
@@ -636,6 +657,7 @@ mod tests {
                 .in_list(vec![lit("s2"), lit("s4")], false)
                 .is_true()
                 .or(col("sys_id").eq(lit(format!("{:032x}", 7))).is_true()),
+            Rows::Filter,
         )
         .await;
         let (n, plan) = answer(&ctx, "SELECT count(*) FROM t").await;
@@ -682,5 +704,126 @@ mod tests {
         // A function of a column could fail on hidden values: not pushed.
         let (_, plan) = answer(&ctx, "SELECT count(*) FROM t WHERE id + 1 = 5").await;
         assert!(!user_predicate_reached_the_reader(&plan, "+ 1"), "{plan}");
+    }
+
+    /// The class behind the session's only branch.
+    async fn class_of(ctx: &SessionContext) -> Arc<TableDef> {
+        let provider = ctx.table_provider("t").await.unwrap();
+        let table = provider.downcast_ref::<SecureTable>().unwrap();
+        Arc::clone(&table.branches[0].class)
+    }
+
+    /// The reader applies the row condition from masks computed once per
+    /// file: no filter below the barrier, the condition's column unread
+    /// unless asked for, only visible records leave the scan, and the next
+    /// query computes nothing.
+    #[tokio::test]
+    async fn row_conditions_are_applied_by_the_reader_from_kept_masks() {
+        let (ctx, _dir) = session().await;
+        let class = class_of(&ctx).await;
+        assert_eq!(class.row_masks().computed(), 0);
+
+        let (n, plan) = run_count(&ctx, "SELECT count(*) FROM t").await;
+        assert_eq!(n, 200);
+        assert!(row_filter_of(&plan).is_none(), "no row filter");
+        assert_eq!(
+            scan_output_rows(&plan),
+            Some(200),
+            "odd ids never leave the reader"
+        );
+        let text = displayable(plan.as_ref()).indent(true).to_string();
+        let scan = text.lines().find(|l| l.contains("DataSourceExec")).unwrap();
+        assert!(
+            !scan.contains("id"),
+            "the condition's column is not read: {scan}"
+        );
+        assert_eq!(class.row_masks().computed(), 1);
+
+        let (n, scanned, plan) =
+            run_counting_scan(&ctx, "SELECT count(*) FROM t WHERE recent").await;
+        assert_eq!(n, 50, "{plan}");
+        assert_eq!(
+            scanned, 50,
+            "three row groups pruned, one read through its mask"
+        );
+        let (n, _) = answer(&ctx, "SELECT count(*) FROM t WHERE id % 2 = 1").await;
+        assert_eq!(n, 0, "odd ids stay hidden");
+        let (n, _) = answer(&ctx, "SELECT max(id) FROM t WHERE id < 100").await;
+        assert_eq!(n, 98);
+        assert_eq!(class.row_masks().computed(), 1, "the file's mask was kept");
+    }
+
+    /// Every query answers the same whether the row condition runs as a
+    /// filter or from masks, over dictionary-stored columns too.
+    #[tokio::test]
+    async fn masks_and_filters_answer_alike() {
+        let row_filter = || {
+            col("secret")
+                .in_list(vec![lit("s2"), lit("s4"), lit("s7")], false)
+                .is_true()
+                .or(col("sys_id").like(lit("%07")).is_true())
+                .or(col("id").gt_eq(lit(390i64)).and(col("recent")))
+        };
+        let masks = || vec![("secret".to_owned(), col("id").lt(lit(10i64)).is_true())];
+        let (with_masks, _a) = session_over(row_filter(), masks(), true, Rows::Masks).await;
+        let (with_filter, _b) = session_over(row_filter(), masks(), true, Rows::Filter).await;
+        let show = |ctx: SessionContext, sql: &'static str| async move {
+            let df = ctx.sql(sql).await.unwrap();
+            let batches = df.collect().await.unwrap();
+            datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                .unwrap()
+                .to_string()
+        };
+        let queries = [
+            "SELECT count(*) FROM t",
+            "SELECT id, secret, sys_id, recent FROM t ORDER BY id",
+            "SELECT secret, count(*) FROM t GROUP BY secret ORDER BY secret",
+            "SELECT id FROM t WHERE sys_id = '00000000000000000000000000000107' ORDER BY id",
+            "SELECT id FROM t WHERE secret IS NULL ORDER BY id LIMIT 3",
+            "SELECT min(id), max(id) FROM t WHERE id BETWEEN 100 AND 395",
+        ];
+        for sql in queries {
+            let a = show(with_masks.clone(), sql).await;
+            let b = show(with_filter.clone(), sql).await;
+            assert_eq!(a, b, "{sql}");
+            assert!(a.lines().count() > 4, "{sql} answers something: {a}");
+        }
+        assert_eq!(class_of(&with_masks).await.row_masks().computed(), 1);
+        // A file added later storing the text plainly: its mask tests the
+        // same condition over the column cast to the folder's type.
+        for dir in [&_a, &_b] {
+            write_part(&dir.path().join("t/part-1.parquet"), 400..1400);
+        }
+        for sql in queries {
+            let a = show(with_masks.clone(), sql).await;
+            assert_eq!(a, show(with_filter.clone(), sql).await, "{sql}");
+        }
+        let (n, _) = answer(&with_masks, "SELECT count(*) FROM t").await;
+        // 2, 4, 7 by secret; 263 (0x107) by sys_id; 390..=399; all of 400..1400.
+        assert_eq!(n, 4 + 10 + 1000);
+        assert_eq!(class_of(&with_masks).await.row_masks().computed(), 2);
+        assert_eq!(class_of(&with_filter).await.row_masks().computed(), 0);
+    }
+
+    /// A condition whose answer may change between queries (a function
+    /// DataFusion does not declare immutable, the class name no file
+    /// stores) runs as a filter every time.
+    #[tokio::test]
+    async fn conditions_that_may_change_run_as_filters() {
+        use datafusion::functions::expr_fn::random;
+        for condition in [
+            even_ids().and(random().lt(lit(2.0))),
+            even_ids().and(col(CLASS_COLUMN).eq(lit("t"))),
+        ] {
+            let (ctx, _dir) = session_with(condition.clone(), Rows::Masks).await;
+            let (n, plan) = run_count(&ctx, "SELECT count(*) FROM t").await;
+            assert_eq!(n, 200, "{condition}");
+            assert!(row_filter_of(&plan).is_some(), "{condition}");
+            assert_eq!(
+                class_of(&ctx).await.row_masks().computed(),
+                0,
+                "{condition}"
+            );
+        }
     }
 }

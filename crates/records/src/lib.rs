@@ -7,9 +7,11 @@ use std::path::PathBuf;
 pub mod demo;
 pub mod dictionary;
 mod registry;
+pub mod row_masks;
 mod scan;
 
 pub use registry::{CLASS_COLUMN, ID_COLUMN, Registry, TableDef};
+pub use row_masks::{RowCondition, RowMaskCache};
 
 /// Why a data directory cannot be served.
 #[derive(Debug, thiserror::Error)]

@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use crate::RecordsError;
 use crate::dictionary;
+use crate::row_masks::{self, RowMaskCache};
 
 /// The column naming a record's class; a query on a parent table returns
 /// child records with their own class here.
@@ -59,6 +60,9 @@ pub struct TableDef {
     /// Reads the folder; it lists the files again at every scan, so files
     /// dropped into the folder are seen by the next query.
     pub(crate) listing: Arc<ListingTable>,
+    /// Row conditions' answers for this table's files; one cache serves
+    /// every table of the registry.
+    pub(crate) row_masks: Arc<RowMaskCache>,
 }
 
 /// Every stored table, by name.
@@ -72,6 +76,15 @@ impl Registry {
     /// Loads `tables.toml` from `data_dir` and reads each table's schema
     /// from its Parquet files.
     pub async fn load(data_dir: &Path) -> Result<Registry, RecordsError> {
+        Registry::load_with(data_dir, (row_masks::DEFAULT_CAPACITY_MB << 20) as usize).await
+    }
+
+    /// As [`Registry::load`], keeping at most `row_mask_bytes` of row
+    /// conditions' answers (0: row conditions run as filters).
+    pub async fn load_with(
+        data_dir: &Path,
+        row_mask_bytes: usize,
+    ) -> Result<Registry, RecordsError> {
         let toml_path = data_dir.join("tables.toml");
         let text = std::fs::read_to_string(&toml_path)
             .map_err(|e| RecordsError::Io(toml_path.clone(), e))?;
@@ -80,6 +93,7 @@ impl Registry {
         check_hierarchy(&file.table)?;
 
         let ctx = SessionContext::new();
+        let row_masks = Arc::new(RowMaskCache::new(row_mask_bytes));
         let mut tables = BTreeMap::new();
         for entry in &file.table {
             let dir = data_dir.join(&entry.name);
@@ -92,6 +106,7 @@ impl Registry {
                 dir,
                 schema,
                 listing,
+                row_masks: Arc::clone(&row_masks),
             };
             tables.insert(entry.name.clone(), Arc::new(def));
         }

@@ -5,11 +5,12 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::common::DFSchema;
 use datafusion::common::ScalarValue;
 use datafusion::datasource::TableProvider;
-use datafusion::datasource::physical_plan::{FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::Expr;
@@ -17,10 +18,12 @@ use datafusion::logical_expr::utils::conjunction;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{Column, Literal};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 
 use crate::dictionary::{self, ViewsOfDictionary};
 use crate::registry::{CLASS_COLUMN, TableDef};
+use crate::row_masks::{RowCondition, RowMaskCache};
 
 impl TableDef {
     /// Scans this class's files and returns exactly `columns`, in that
@@ -37,6 +40,9 @@ impl TableDef {
     /// materialisation: a lookup decodes one row of the wide columns, not
     /// a page of them). Which predicates may go there, and when rows may
     /// be filtered, is the engine's decision.
+    ///
+    /// With `rows`, only the records that condition keeps are read (see
+    /// [`crate::row_masks`]); its columns need not be among `columns`.
     pub async fn scan_columns(
         &self,
         state: &dyn Session,
@@ -44,6 +50,7 @@ impl TableDef {
         encoded: &[&str],
         prune: &[Expr],
         filter_rows: bool,
+        rows: Option<&RowCondition>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let file_schema = self.listing.schema();
         let mut file_indices: Vec<usize> = Vec::new();
@@ -64,6 +71,10 @@ impl TableDef {
             .await?;
         let scan = match conjunction(prune.iter().cloned()) {
             Some(predicate) => self.with_pruning(state, scan, predicate, filter_rows)?,
+            None => scan,
+        };
+        let scan = match rows {
+            Some(condition) => self.with_row_masks(state, scan, condition).await?,
             None => scan,
         };
         if columns.is_empty() {
@@ -93,6 +104,73 @@ impl TableDef {
 }
 
 impl TableDef {
+    /// The kept answers of row conditions over this class's files.
+    pub fn row_masks(&self) -> &RowMaskCache {
+        &self.row_masks
+    }
+
+    /// The stored types of `columns` (dictionaries where the files keep
+    /// them), in that order: the schema a [`RowCondition`] is planned over.
+    pub fn stored_schema_of(&self, columns: &[&str]) -> Result<SchemaRef> {
+        let stored = self.listing.schema();
+        let fields = columns
+            .iter()
+            .map(|name| Ok(stored.field_with_name(name)?.clone()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Arc::new(Schema::new(fields)))
+    }
+
+    /// `scan` reading, of each file, only the records `condition` keeps.
+    async fn with_row_masks(
+        &self,
+        state: &dyn Session,
+        scan: Arc<dyn ExecutionPlan>,
+        condition: &RowCondition,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let Some(exec) = scan.downcast_ref::<DataSourceExec>() else {
+            if scan.is::<EmptyExec>() {
+                return Ok(scan);
+            }
+            return Err(DataFusionError::Internal(format!(
+                "class {}: its scan cannot take a row condition",
+                self.name
+            )));
+        };
+        let Some((config, _)) = exec.downcast_to_file_source::<ParquetSource>() else {
+            return Err(DataFusionError::Internal(format!(
+                "class {}: its scan cannot take a row condition",
+                self.name
+            )));
+        };
+        let url = self.listing.table_paths().first().ok_or_else(|| {
+            DataFusionError::Internal(format!("class {} has no folder", self.name))
+        })?;
+        let store = state.runtime_env().object_store(url)?;
+        let schema = self.stored_schema_of(
+            &condition
+                .columns
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )?;
+        let mut groups = Vec::with_capacity(config.file_groups.len());
+        for group in &config.file_groups {
+            let mut files = Vec::with_capacity(group.len());
+            for file in group.iter() {
+                files.push(
+                    self.row_masks
+                        .restrict(&store, file.clone(), &schema, condition)
+                        .await?,
+                );
+            }
+            groups.push(FileGroup::new(files));
+        }
+        let config = FileScanConfigBuilder::from(config.clone())
+            .with_file_groups(groups)
+            .build();
+        Ok(DataSourceExec::from_data_source(config))
+    }
+
     /// `scan` with `predicate` set on its Parquet source: for pruning, and
     /// for filtering rows in the reader when `filter_rows`.
     fn with_pruning(
