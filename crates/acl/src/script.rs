@@ -520,6 +520,36 @@ impl Checker<'_> {
     }
 }
 
+/// Columns, literals and operators: the kinds of expression, besides
+/// functions, that a planned script may hold. Their answer depends on
+/// nothing but their inputs.
+pub fn is_operator(expr: &Expr) -> bool {
+    matches!(
+        expr,
+        Expr::Column(_)
+            | Expr::Literal(..)
+            | Expr::Alias(_)
+            | Expr::BinaryExpr(_)
+            | Expr::Like(_)
+            | Expr::SimilarTo(_)
+            | Expr::Not(_)
+            | Expr::IsNull(_)
+            | Expr::IsNotNull(_)
+            | Expr::IsTrue(_)
+            | Expr::IsFalse(_)
+            | Expr::IsUnknown(_)
+            | Expr::IsNotTrue(_)
+            | Expr::IsNotFalse(_)
+            | Expr::IsNotUnknown(_)
+            | Expr::Negative(_)
+            | Expr::Between(_)
+            | Expr::Case(_)
+            | Expr::Cast(_)
+            | Expr::TryCast(_)
+            | Expr::InList(_)
+    )
+}
+
 /// The planned expression holds only reviewed kinds of expression, no
 /// volatile function, and stays shallow.
 fn allowed(expr: &Expr, depth: usize) -> Result<(), ScriptError> {
@@ -529,27 +559,7 @@ fn allowed(expr: &Expr, depth: usize) -> Result<(), ScriptError> {
         return Err(nowhere(K::TooDeep));
     }
     let refused = match expr {
-        Expr::Column(_)
-        | Expr::Literal(..)
-        | Expr::Alias(_)
-        | Expr::BinaryExpr(_)
-        | Expr::Like(_)
-        | Expr::SimilarTo(_)
-        | Expr::Not(_)
-        | Expr::IsNull(_)
-        | Expr::IsNotNull(_)
-        | Expr::IsTrue(_)
-        | Expr::IsFalse(_)
-        | Expr::IsUnknown(_)
-        | Expr::IsNotTrue(_)
-        | Expr::IsNotFalse(_)
-        | Expr::IsNotUnknown(_)
-        | Expr::Negative(_)
-        | Expr::Between(_)
-        | Expr::Case(_)
-        | Expr::Cast(_)
-        | Expr::TryCast(_)
-        | Expr::InList(_) => None,
+        e if is_operator(e) => None,
         Expr::ScalarFunction(f) if f.func.signature().volatility == Volatility::Volatile => {
             Some(K::Volatile(f.name().to_owned()))
         }
