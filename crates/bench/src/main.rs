@@ -68,6 +68,11 @@ struct Args {
     /// `lookup`); all of them when not given.
     #[arg(long)]
     only: Option<String>,
+    /// Rows streamed (binary) to a slow reader at the end of the run while
+    /// sqlgate's memory is sampled; the incident table is repeated by a
+    /// cross join to reach them at any scale. 0 leaves this out.
+    #[arg(long, default_value_t = 10_000_000)]
+    slow_stream_rows: u64,
     /// The report to write.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
@@ -249,17 +254,91 @@ async fn bench(args: Args) -> Result<(), Error> {
             });
         }
     }
+    let slow = if args.slow_stream_rows > 0
+        && args.only.as_deref().is_none_or(|o| SLOW_STREAM.contains(o))
+    {
+        eprintln!("  privileged / {SLOW_STREAM}");
+        let (user, password) = ACCOUNTS[0].login(Server::Sqlgate);
+        let login = raw_login(&sqlgate, user, password);
+        Some(slow_stream(&sqlgate, &login, args.slow_stream_rows, args.scale).await?)
+    } else {
+        None
+    };
     let peak = sqlgate.peak_rss_mib();
     let versions = Versions {
         sqlgate: sqlgate_version.trim(),
         postgres: &pg_version,
         datafusion_postgres: datafusion_postgres_version.as_deref(),
     };
-    let report = render(&args, &results, &versions, peak);
+    let report = render(&args, &results, &versions, peak, slow.as_ref());
     print!("{report}");
     std::fs::write(&args.out, report)?;
     eprintln!("wrote {}", args.out.display());
     Ok(())
+}
+
+const SLOW_STREAM: &str = "slow stream";
+
+/// How sqlgate's memory fared while a slow reader took a large result.
+struct SlowStream {
+    rows: u64,
+    stall: raw::Stall,
+    elapsed: Duration,
+    before_mib: u64,
+    peak_mib: u64,
+}
+
+/// Streams `rows` rows to a reader that keeps stopping, sampling sqlgate's
+/// resident memory every 20 ms: a server that buffered what the client has
+/// not read yet would grow with the result.
+async fn slow_stream(
+    sqlgate: &Target,
+    login: &raw::Login,
+    rows: u64,
+    scale: u64,
+) -> Result<SlowStream, Error> {
+    let copies = rows.div_ceil(scale.max(1)).max(1);
+    let values = (1..=copies)
+        .map(|c| format!("({c})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {} FROM incident CROSS JOIN (VALUES {values}) AS copies(copy)",
+        workload::STREAM_COLUMNS
+    );
+    let stall = raw::Stall {
+        every: 1_000_000,
+        pause: Duration::from_secs(1),
+    };
+    let mut conn = raw::RawConn::connect(login).await?;
+    let before_mib = sqlgate.rss_mib().ok_or("sqlgate's memory cannot be read")?;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = Arc::clone(&done);
+        let pid_status = sqlgate.status_path();
+        tokio::spawn(async move {
+            let mut peak = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(mib) = targets::rss_mib_of(&pid_status) {
+                    peak = peak.max(mib);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            peak
+        })
+    };
+    let started = std::time::Instant::now();
+    let received = conn.stream_stalling(&sql, true, stall).await;
+    let elapsed = started.elapsed();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak_mib = sampler.await?;
+    Ok(SlowStream {
+        rows: received?,
+        stall,
+        elapsed,
+        before_mib,
+        peak_mib,
+    })
 }
 
 struct Row {
@@ -306,7 +385,13 @@ fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
-fn render(args: &Args, rows: &[Row], versions: &Versions, peak_rss_mib: Option<u64>) -> String {
+fn render(
+    args: &Args,
+    rows: &[Row],
+    versions: &Versions,
+    peak_rss_mib: Option<u64>,
+    slow: Option<&SlowStream>,
+) -> String {
     let pg = versions.postgres;
     let with_dfpg = versions.datafusion_postgres.is_some();
     let mut s = String::new();
@@ -329,6 +414,20 @@ fn render(args: &Args, rows: &[Row], versions: &Versions, peak_rss_mib: Option<u
         let _ = writeln!(
             s,
             "- sqlgate peak resident memory over the whole run: {mib} MiB"
+        );
+    }
+    if let Some(slow) = slow {
+        let _ = writeln!(
+            s,
+            "- sqlgate resident memory while streaming {} rows (20 columns, binary) to a \
+             client that stops reading for {} s after every {} rows: {} MiB at the start, \
+             {} MiB at the peak ({:.1} s, pauses included)",
+            slow.rows,
+            slow.stall.pause.as_secs(),
+            slow.stall.every,
+            slow.before_mib,
+            slow.peak_mib,
+            slow.elapsed.as_secs_f64()
         );
     }
     let _ = writeln!(
@@ -477,7 +576,7 @@ mod tests {
             row("privileged", &[10, 200], &[25, 25]),
             row("restricted", &[20, 300], &[20, 20]),
         ];
-        let report = render(&args, &two, &versions(None), None);
+        let report = render(&args, &two, &versions(None), None, None);
         assert!(report.contains(
             "| grouped aggregate | privileged | 10.0 | 200.0 | 20.00x | 25 / 25 |  |  |"
         ));
@@ -495,6 +594,7 @@ mod tests {
             &three,
             &versions(Some("datafusion-postgres 0.19.0")),
             None,
+            None,
         );
         assert!(report.contains("| datafusion-postgres ms | ratio |"));
         assert!(report.contains(
@@ -506,7 +606,36 @@ mod tests {
         assert!(report.contains("datafusion-postgres: datafusion-postgres 0.19.0"));
 
         let mismatch = [row("restricted", &[20, 300, 40], &[19, 20, 25])];
-        let report = render(&args, &mismatch, &versions(Some("x")), None);
+        let report = render(&args, &mismatch, &versions(Some("x")), None, None);
         assert!(report.contains("19 / 20 / 25 ≠"));
+    }
+
+    #[test]
+    fn the_report_gives_memory_under_a_slow_reader_only_when_it_was_measured() {
+        let args = Args::parse_from(["sqlgate-bench"]);
+        let one = [row("privileged", &[10, 200], &[25, 25])];
+        let slow = SlowStream {
+            rows: 10_000_000,
+            stall: raw::Stall {
+                every: 1_000_000,
+                pause: Duration::from_secs(1),
+            },
+            elapsed: Duration::from_millis(18_300),
+            before_mib: 150,
+            peak_mib: 210,
+        };
+        let report = render(&args, &one, &versions(None), Some(230), Some(&slow));
+        assert!(report.contains("peak resident memory over the whole run: 230 MiB"));
+        assert!(
+            report.contains(
+                "streaming 10000000 rows (20 columns, binary) to a client that stops reading \
+                 for 1 s after every 1000000 rows: 150 MiB at the start, 210 MiB at the peak \
+                 (18.3 s, pauses included)"
+            ),
+            "{report}"
+        );
+        let report = render(&args, &one, &versions(None), Some(230), None);
+        assert!(!report.contains("slow"), "{report}");
+        assert!(!report.contains("stops reading"), "{report}");
     }
 }

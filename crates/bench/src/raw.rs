@@ -34,6 +34,13 @@ pub struct RawConn {
     buf: BytesMut,
 }
 
+/// How a slow reader reads: it stops for `pause` after every `every` rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Stall {
+    pub every: u64,
+    pub pause: std::time::Duration,
+}
+
 /// Reads are this large: a DataRow stream fills them.
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -122,6 +129,27 @@ impl RawConn {
     /// protocol (text rows), or Parse/Bind/Execute asking for every column
     /// in binary.
     pub async fn stream(&mut self, sql: &str, binary: bool) -> Result<u64, Error> {
+        self.stream_paced(sql, binary, None).await
+    }
+
+    /// Like [`RawConn::stream`], but a slow reader: after every
+    /// `stall.every` rows it stops reading for `stall.pause`, so the server
+    /// meets a full socket and must wait instead of buffering the result.
+    pub async fn stream_stalling(
+        &mut self,
+        sql: &str,
+        binary: bool,
+        stall: Stall,
+    ) -> Result<u64, Error> {
+        self.stream_paced(sql, binary, Some(stall)).await
+    }
+
+    async fn stream_paced(
+        &mut self,
+        sql: &str,
+        binary: bool,
+        stall: Option<Stall>,
+    ) -> Result<u64, Error> {
         let mut out = BytesMut::new();
         if binary {
             frontend::parse("", sql, [], &mut out)?;
@@ -142,8 +170,14 @@ impl RawConn {
         }
         self.send(&mut out).await?;
         let mut rows = 0u64;
+        let mut next_stall = stall.map_or(u64::MAX, |s| s.every);
         let mut error = None;
         loop {
+            if rows >= next_stall {
+                let stall = stall.expect("a stall is due only when pacing");
+                tokio::time::sleep(stall.pause).await;
+                next_stall += stall.every;
+            }
             // Count whole DataRows in place, without copying them out.
             while self.buf.len() >= 5 {
                 let len = i32::from_be_bytes(self.buf[1..5].try_into().expect("4 bytes")) as usize;

@@ -59,16 +59,17 @@ impl Target {
 
     /// The server's peak resident set size so far, in MiB (Linux).
     pub fn peak_rss_mib(&self) -> Option<u64> {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self._process.child.id())).ok()?;
-        let kib: u64 = status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()?;
-        Some(kib / 1024)
+        status_mib(&self.status_path(), "VmHWM:")
+    }
+
+    /// The server's resident set size now, in MiB (Linux).
+    pub fn rss_mib(&self) -> Option<u64> {
+        rss_mib_of(&self.status_path())
+    }
+
+    /// The server process's /proc status file.
+    pub fn status_path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/status", self._process.child.id()))
     }
 
     /// Connects as `user` (no password: PostgreSQL's trust login), waiting
@@ -408,4 +409,21 @@ pub fn start_postgres(bin: &Path, dir: &Path) -> Result<Target, Error> {
         postgres_data: Some(data),
     };
     Target::local(Server::Postgres, "PostgreSQL 15", port, "postgres", process)
+}
+
+/// The resident set size in a /proc status file, in MiB.
+pub fn rss_mib_of(status: &Path) -> Option<u64> {
+    status_mib(status, "VmRSS:")
+}
+
+fn status_mib(status: &Path, field: &str) -> Option<u64> {
+    let kib: u64 = std::fs::read_to_string(status)
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kib / 1024)
 }
