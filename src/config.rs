@@ -125,7 +125,8 @@ impl Storage {
     ) -> Result<sqlgate_records::Registry, sqlgate_records::RecordsError> {
         let bytes =
             usize::try_from(self.row_mask_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
-        sqlgate_records::Registry::load_with(&self.data_dir, bytes).await
+        let row_masks = sqlgate_records::RowMaskCache::new(bytes);
+        sqlgate_records::Registry::load_with(&self.data_dir, row_masks).await
     }
 }
 

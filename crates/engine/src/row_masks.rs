@@ -17,6 +17,7 @@ use datafusion::common::tree_node::TreeNode;
 use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, Volatility};
 use datafusion::physical_expr::PhysicalExpr;
+use sqlgate_acl::script::is_operator;
 use sqlgate_records::{CLASS_COLUMN, RowCondition, TableDef, dictionary};
 
 use crate::string_set;
@@ -33,27 +34,7 @@ pub fn applies(condition: &Expr, class: &TableDef) -> bool {
     let fixed = !condition
         .exists(|e| {
             Ok(match e {
-                Expr::Column(_)
-                | Expr::Literal(..)
-                | Expr::BinaryExpr(_)
-                | Expr::Not(_)
-                | Expr::IsNotNull(_)
-                | Expr::IsNull(_)
-                | Expr::IsTrue(_)
-                | Expr::IsFalse(_)
-                | Expr::IsUnknown(_)
-                | Expr::IsNotTrue(_)
-                | Expr::IsNotFalse(_)
-                | Expr::IsNotUnknown(_)
-                | Expr::Negative(_)
-                | Expr::Between(_)
-                | Expr::Case(_)
-                | Expr::Cast(_)
-                | Expr::TryCast(_)
-                | Expr::Like(_)
-                | Expr::SimilarTo(_)
-                | Expr::InList(_)
-                | Expr::Alias(_) => false,
+                e if is_operator(e) => false,
                 Expr::ScalarFunction(f) => f.func.signature().volatility != Volatility::Immutable,
                 _ => true,
             })
