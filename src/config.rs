@@ -102,7 +102,8 @@ impl Default for Limits {
 pub struct Storage {
     pub data_dir: PathBuf,
     /// Memory for row conditions' kept answers, one bit per record per
-    /// file and condition; 0 tests every condition on every query.
+    /// file and condition; 0 (the default) tests every condition on every
+    /// query. Worth setting where visible records come in runs.
     #[serde(default = "default_row_mask_cache_mb")]
     pub row_mask_cache_mb: u64,
 }
@@ -125,8 +126,7 @@ impl Storage {
     ) -> Result<sqlgate_records::Registry, sqlgate_records::RecordsError> {
         let bytes =
             usize::try_from(self.row_mask_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
-        let row_masks = sqlgate_records::RowMaskCache::new(bytes);
-        sqlgate_records::Registry::load_with(&self.data_dir, row_masks).await
+        sqlgate_records::Registry::load_with(&self.data_dir, bytes).await
     }
 }
 

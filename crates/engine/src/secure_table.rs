@@ -91,9 +91,7 @@ impl SecureTable {
         // reads nothing here; any other runs as a filter over its columns.
         let masked_rows = match &branch.row_filter {
             Some(f) if row_masks::applies(f, &branch.class) => {
-                let condition = row_masks::condition(state, &branch.class, f)?;
-                let suffice = branch.class.row_masks_suffice(state, &condition).await?;
-                suffice.then_some(condition)
+                Some(row_masks::condition(state, &branch.class, f)?)
             }
             _ => None,
         };
@@ -237,7 +235,7 @@ mod tests {
     use datafusion::parquet::file::properties::WriterProperties;
     use datafusion::physical_plan::displayable;
     use datafusion::prelude::{SessionContext, col};
-    use sqlgate_records::{Registry, RowMaskCache};
+    use sqlgate_records::Registry;
 
     /// A table `t(sys_id, id, secret, recent, hush)` stored as 4 row groups
     /// of 100 rows; `recent` holds for ids from 300. `secret` and `hush` are
@@ -257,8 +255,6 @@ mod tests {
     #[derive(Clone, Copy, PartialEq)]
     enum Rows {
         Masks,
-        /// Masks where visible records come in runs of the default length.
-        MasksOfRuns,
         Filter,
     }
 
@@ -289,14 +285,11 @@ mod tests {
             write_part(&path, 0..400);
         }
 
-        // Masks of any runs: the test files are small and their
-        // conditions alternate record by record.
-        let row_masks = match rows {
-            Rows::Masks => RowMaskCache::new(1 << 20).with_min_run(1),
-            Rows::MasksOfRuns => RowMaskCache::new(1 << 20),
-            Rows::Filter => RowMaskCache::new(0),
+        let mask_bytes = match rows {
+            Rows::Masks => 1 << 20,
+            Rows::Filter => 0,
         };
-        let registry = Registry::load_with(dir.path(), row_masks).await.unwrap();
+        let registry = Registry::load_with(dir.path(), mask_bytes).await.unwrap();
         let class = Arc::clone(registry.get("t").unwrap());
         let fields: Vec<Field> = class
             .schema
@@ -832,28 +825,5 @@ mod tests {
                 "{condition}"
             );
         }
-    }
-
-    /// Masks go to the reader only where visible records come in runs: a
-    /// condition alternating record by record runs as a filter (its masks
-    /// kept all the same), one keeping whole row groups from masks.
-    #[tokio::test]
-    async fn fragmented_conditions_run_as_filters() {
-        let (ctx, _dir) = session_with(even_ids(), Rows::MasksOfRuns).await;
-        let (n, plan) = run_count(&ctx, "SELECT count(*) FROM t").await;
-        assert_eq!(n, 200);
-        assert!(row_filter_of(&plan).is_some(), "{plan:?}");
-        assert_eq!(class_of(&ctx).await.row_masks().computed(), 1);
-        let (n, _) = run_count(&ctx, "SELECT count(*) FROM t").await;
-        assert_eq!(n, 200);
-        assert_eq!(class_of(&ctx).await.row_masks().computed(), 1, "kept");
-
-        let (ctx, _dir) = session_with(col("id").gt_eq(lit(200i64)), Rows::MasksOfRuns).await;
-        let (n, plan) = run_count(&ctx, "SELECT count(*) FROM t").await;
-        assert_eq!(n, 200);
-        assert!(row_filter_of(&plan).is_none(), "masks stand in for it");
-        assert_eq!(scan_output_rows(&plan), Some(200), "two row groups skipped");
-        let (n, _) = answer(&ctx, "SELECT count(*) FROM t WHERE id < 200").await;
-        assert_eq!(n, 0, "the skipped records stay hidden");
     }
 }

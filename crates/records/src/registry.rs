@@ -76,15 +76,14 @@ impl Registry {
     /// Loads `tables.toml` from `data_dir` and reads each table's schema
     /// from its Parquet files.
     pub async fn load(data_dir: &Path) -> Result<Registry, RecordsError> {
-        let row_masks = RowMaskCache::new((row_masks::DEFAULT_CAPACITY_MB << 20) as usize);
-        Registry::load_with(data_dir, row_masks).await
+        Registry::load_with(data_dir, (row_masks::DEFAULT_CAPACITY_MB << 20) as usize).await
     }
 
-    /// As [`Registry::load`], keeping row conditions' answers in
-    /// `row_masks` (shared by every table).
+    /// As [`Registry::load`], keeping at most `row_mask_bytes` of row
+    /// conditions' answers (0: row conditions run as filters).
     pub async fn load_with(
         data_dir: &Path,
-        row_masks: RowMaskCache,
+        row_mask_bytes: usize,
     ) -> Result<Registry, RecordsError> {
         let toml_path = data_dir.join("tables.toml");
         let text = std::fs::read_to_string(&toml_path)
@@ -94,7 +93,7 @@ impl Registry {
         check_hierarchy(&file.table)?;
 
         let ctx = SessionContext::new();
-        let row_masks = Arc::new(row_masks);
+        let row_masks = Arc::new(RowMaskCache::new(row_mask_bytes));
         let mut tables = BTreeMap::new();
         for entry in &file.table {
             let dir = data_dir.join(&entry.name);

@@ -11,14 +11,6 @@
 //! read whole, the others read through the mask. The condition's columns
 //! are not read at all, unless the query asks for them.
 //!
-//! A mask pays only where visible records come in runs (a tenant's,
-//! a period's, a region's records stored together): the reader takes a
-//! selection run by run, several times over per column, so a mask that
-//! alternates every few records costs more than testing the condition.
-//! Such a condition runs as a filter ([`RowMaskCache::suffice`] says when
-//! masks may stand in for it); its answers are kept all the same, so the
-//! next query reaches that verdict without reading the file.
-//!
 //! The mask is computed from the file itself, by the same expression the
 //! row filter would run, and kept only if the file still has the size and
 //! modification time the scan listed it with. Anything unexpected (a file
@@ -48,15 +40,15 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use futures::TryStreamExt;
 
-/// Default room for masks, in MiB: 64 MiB holds about 500 conditions over
-/// a million records.
-pub const DEFAULT_CAPACITY_MB: u64 = 64;
-
-/// Default shortest average run of visible records for which a mask is
-/// handed to the reader (see the module documentation): measured on a
-/// million incidents, a condition keeping two thirds of them in runs of
-/// about three read 20–45% slower from masks than as a filter.
-pub const DEFAULT_MIN_RUN: usize = 64;
+/// Default room for masks, in MiB: none, masks are the operator's choice.
+/// They pay where visible records come in runs (a tenant's, a period's
+/// records stored together); where they alternate every few records,
+/// DataFusion 55 walks the mask run by run, several times per column, and
+/// reading through it was 20–45% slower than the filter. Choosing per
+/// file from the data itself would let hidden records decide the plan's
+/// shape, which EXPLAIN shows. 64 MiB holds about 500 conditions over a
+/// million records.
+pub const DEFAULT_CAPACITY_MB: u64 = 0;
 
 /// Records read per batch while computing a mask.
 const BATCH_ROWS: usize = 65_536;
@@ -116,24 +108,6 @@ struct FileMasks {
 }
 
 impl FileMasks {
-    /// The shortest average run of visible records over its row groups
-    /// that are neither wholly hidden nor wholly visible (`usize::MAX`
-    /// when there is none).
-    fn shortest_average_run(&self) -> usize {
-        self.row_groups
-            .iter()
-            .filter_map(|mask| {
-                let visible = mask.count_set_bits();
-                if visible == 0 || visible == mask.len() {
-                    return None;
-                }
-                let runs = mask.set_slices().count();
-                Some(visible / runs.max(1))
-            })
-            .min()
-            .unwrap_or(usize::MAX)
-    }
-
     fn access_plan(&self) -> ParquetAccessPlan {
         ParquetAccessPlan::new(
             self.row_groups
@@ -152,7 +126,6 @@ impl FileMasks {
 #[derive(Debug)]
 pub struct RowMaskCache {
     capacity: usize,
-    min_run: usize,
     state: Mutex<CacheState>,
     computed: AtomicU64,
 }
@@ -170,17 +143,9 @@ impl RowMaskCache {
     pub fn new(capacity: usize) -> RowMaskCache {
         RowMaskCache {
             capacity,
-            min_run: DEFAULT_MIN_RUN,
             state: Mutex::default(),
             computed: AtomicU64::new(0),
         }
-    }
-
-    /// Masks are handed to the reader only where visible records average
-    /// at least `records` per run.
-    pub fn with_min_run(mut self, records: usize) -> RowMaskCache {
-        self.min_run = records;
-        self
     }
 
     /// Whether scans may apply row conditions through masks.
@@ -229,44 +194,17 @@ impl RowMaskCache {
         schema: &SchemaRef,
         condition: &RowCondition,
     ) -> Result<PartitionedFile> {
-        let masks = self.masks(store, &file, schema, condition).await?;
-        Ok(file.with_extension(masks.access_plan()))
-    }
-
-    /// Whether masks may stand in for `condition` over `files`: their
-    /// visible records come in runs long enough for the reader (computing
-    /// and keeping the masks it did not have).
-    pub(crate) async fn suffice(
-        &self,
-        store: &Arc<dyn ObjectStore>,
-        files: &[PartitionedFile],
-        schema: &SchemaRef,
-        condition: &RowCondition,
-    ) -> Result<bool> {
-        for file in files {
-            let masks = self.masks(store, file, schema, condition).await?;
-            if masks.shortest_average_run() < self.min_run {
-                return Ok(false);
+        let key = Key::of(&file, condition);
+        let masks = match self.get(&key) {
+            Some(masks) => masks,
+            None => {
+                let masks = Arc::new(compute(store, &file, schema, condition).await?);
+                self.computed.fetch_add(1, Ordering::Relaxed);
+                self.insert(key, Arc::clone(&masks));
+                masks
             }
-        }
-        Ok(true)
-    }
-
-    async fn masks(
-        &self,
-        store: &Arc<dyn ObjectStore>,
-        file: &PartitionedFile,
-        schema: &SchemaRef,
-        condition: &RowCondition,
-    ) -> Result<Arc<FileMasks>> {
-        let key = Key::of(file, condition);
-        if let Some(masks) = self.get(&key) {
-            return Ok(masks);
-        }
-        let masks = Arc::new(compute(store, file, schema, condition).await?);
-        self.computed.fetch_add(1, Ordering::Relaxed);
-        self.insert(key, Arc::clone(&masks));
-        Ok(masks)
+        };
+        Ok(file.with_extension(masks.access_plan()))
     }
 }
 
@@ -407,23 +345,6 @@ mod tests {
         cache.insert(key(1), masks(8_000));
         assert!(cache.get(&key(1)).is_none());
         assert_eq!(cache.state.lock().unwrap().bytes, 0);
-    }
-
-    #[test]
-    fn runs_are_measured_where_a_row_group_is_partly_visible() {
-        let runs = |groups: Vec<Vec<bool>>| {
-            FileMasks {
-                row_groups: groups.into_iter().map(BooleanBuffer::from).collect(),
-            }
-            .shortest_average_run()
-        };
-        assert_eq!(runs(vec![vec![true; 8], vec![false; 8]]), usize::MAX);
-        let alternating = vec![true, false, true, false, true, false, true, false];
-        assert_eq!(runs(vec![vec![true; 8], alternating]), 1);
-        let two_runs = vec![true, true, true, false, false, true, true, true];
-        assert_eq!(runs(vec![two_runs.clone()]), 3);
-        let one_run = vec![false, false, true, true, true, true, true, true];
-        assert_eq!(runs(vec![two_runs, one_run]), 3);
     }
 
     #[test]

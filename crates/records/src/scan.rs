@@ -10,14 +10,11 @@ use datafusion::catalog::Session;
 use datafusion::common::DFSchema;
 use datafusion::common::ScalarValue;
 use datafusion::datasource::TableProvider;
-use datafusion::datasource::physical_plan::{
-    FileGroup, FileScanConfig, FileScanConfigBuilder, ParquetSource,
-};
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::utils::conjunction;
-use datafusion::object_store::ObjectStore;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{Column, Literal};
 use datafusion::physical_plan::ExecutionPlan;
@@ -123,65 +120,6 @@ impl TableDef {
         Ok(Arc::new(Schema::new(fields)))
     }
 
-    /// Whether the reader may apply `condition` from kept masks over this
-    /// class's files as they are now (see [`RowMaskCache`]); computes the
-    /// masks it lacks.
-    pub async fn row_masks_suffice(
-        &self,
-        state: &dyn Session,
-        condition: &RowCondition,
-    ) -> Result<bool> {
-        let scan = self
-            .listing
-            .scan(state, Some(&Vec::new()), &[], None)
-            .await?;
-        if scan.is::<EmptyExec>() {
-            return Ok(true);
-        }
-        let config = self.parquet_scan_config(&scan)?;
-        let files: Vec<_> = config
-            .file_groups
-            .iter()
-            .flat_map(|g| g.iter().cloned())
-            .collect();
-        let (store, schema) = self.row_condition_inputs(state, condition)?;
-        self.row_masks
-            .suffice(&store, &files, &schema, condition)
-            .await
-    }
-
-    /// The Parquet scan configuration behind `scan`, or an internal error:
-    /// a row condition must never be left out for want of a reader.
-    fn parquet_scan_config<'a>(
-        &self,
-        scan: &'a Arc<dyn ExecutionPlan>,
-    ) -> Result<&'a FileScanConfig> {
-        scan.downcast_ref::<DataSourceExec>()
-            .and_then(|exec| exec.downcast_to_file_source::<ParquetSource>())
-            .map(|(config, _)| config)
-            .ok_or_else(|| {
-                DataFusionError::Internal(format!(
-                    "class {}: its scan cannot take a row condition",
-                    self.name
-                ))
-            })
-    }
-
-    /// The object store of this class's folder and the stored schema of
-    /// `condition`'s columns.
-    fn row_condition_inputs(
-        &self,
-        state: &dyn Session,
-        condition: &RowCondition,
-    ) -> Result<(Arc<dyn ObjectStore>, SchemaRef)> {
-        let url = self.listing.table_paths().first().ok_or_else(|| {
-            DataFusionError::Internal(format!("class {} has no folder", self.name))
-        })?;
-        let store = state.runtime_env().object_store(url)?;
-        let columns: Vec<&str> = condition.columns.iter().map(String::as_str).collect();
-        Ok((store, self.stored_schema_of(&columns)?))
-    }
-
     /// `scan` reading, of each file, only the records `condition` keeps.
     async fn with_row_masks(
         &self,
@@ -189,11 +127,32 @@ impl TableDef {
         scan: Arc<dyn ExecutionPlan>,
         condition: &RowCondition,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if scan.is::<EmptyExec>() {
-            return Ok(scan);
-        }
-        let config = self.parquet_scan_config(&scan)?;
-        let (store, schema) = self.row_condition_inputs(state, condition)?;
+        let Some(exec) = scan.downcast_ref::<DataSourceExec>() else {
+            if scan.is::<EmptyExec>() {
+                return Ok(scan);
+            }
+            return Err(DataFusionError::Internal(format!(
+                "class {}: its scan cannot take a row condition",
+                self.name
+            )));
+        };
+        let Some((config, _)) = exec.downcast_to_file_source::<ParquetSource>() else {
+            return Err(DataFusionError::Internal(format!(
+                "class {}: its scan cannot take a row condition",
+                self.name
+            )));
+        };
+        let url = self.listing.table_paths().first().ok_or_else(|| {
+            DataFusionError::Internal(format!("class {} has no folder", self.name))
+        })?;
+        let store = state.runtime_env().object_store(url)?;
+        let schema = self.stored_schema_of(
+            &condition
+                .columns
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )?;
         let mut groups = Vec::with_capacity(config.file_groups.len());
         for group in &config.file_groups {
             let mut files = Vec::with_capacity(group.len());
