@@ -124,9 +124,7 @@ impl Storage {
     pub async fn registry(
         &self,
     ) -> Result<sqlgate_records::Registry, sqlgate_records::RecordsError> {
-        let bytes =
-            usize::try_from(self.row_mask_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
-        sqlgate_records::Registry::load_with(&self.data_dir, bytes).await
+        sqlgate_records::Registry::load_with(&self.data_dir, self.row_mask_cache_mb).await
     }
 }
 

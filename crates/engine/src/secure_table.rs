@@ -9,9 +9,9 @@
 //! SecureScanExec( Projection[masks]( class files, read through row masks ) )
 //! ```
 //!
-//! the second where the row predicate's answers are kept per file (see
-//! `row_masks.rs`): the reader then never decodes a hidden record.
-//! and the branches are unioned. User predicates stay above the barrier:
+//! (the second where the row predicate's answers are kept per file, see
+//! `row_masks.rs`: the reader then never decodes a hidden record), and the
+//! branches are unioned. User predicates stay above the barrier:
 //! the provider takes filters only as `Inexact`, so the optimizer keeps
 //! them above the scan, and uses the few whose shape allows it (see
 //! `pruning.rs`) only to let the Parquet reader skip row groups and pages.
@@ -250,8 +250,8 @@ mod tests {
         (col("id") % lit(2i64)).eq(lit(0i64))
     }
 
-    /// How the row condition is applied: by kept masks in the reader (the
-    /// default), or as a filter over its columns on every query.
+    /// How the row condition is applied: by kept masks in the reader (as
+    /// `session()` does), or as a filter over its columns on every query.
     #[derive(Clone, Copy, PartialEq)]
     enum Rows {
         Masks,
@@ -285,11 +285,11 @@ mod tests {
             write_part(&path, 0..400);
         }
 
-        let mask_bytes = match rows {
-            Rows::Masks => 1 << 20,
+        let mask_mib = match rows {
+            Rows::Masks => 1,
             Rows::Filter => 0,
         };
-        let registry = Registry::load_with(dir.path(), mask_bytes).await.unwrap();
+        let registry = Registry::load_with(dir.path(), mask_mib).await.unwrap();
         let class = Arc::clone(registry.get("t").unwrap());
         let fields: Vec<Field> = class
             .schema

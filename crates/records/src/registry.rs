@@ -76,15 +76,12 @@ impl Registry {
     /// Loads `tables.toml` from `data_dir` and reads each table's schema
     /// from its Parquet files.
     pub async fn load(data_dir: &Path) -> Result<Registry, RecordsError> {
-        Registry::load_with(data_dir, (row_masks::DEFAULT_CAPACITY_MB << 20) as usize).await
+        Registry::load_with(data_dir, row_masks::DEFAULT_CAPACITY_MB).await
     }
 
-    /// As [`Registry::load`], keeping at most `row_mask_bytes` of row
+    /// As [`Registry::load`], keeping at most `row_mask_mib` MiB of row
     /// conditions' answers (0: row conditions run as filters).
-    pub async fn load_with(
-        data_dir: &Path,
-        row_mask_bytes: usize,
-    ) -> Result<Registry, RecordsError> {
+    pub async fn load_with(data_dir: &Path, row_mask_mib: u64) -> Result<Registry, RecordsError> {
         let toml_path = data_dir.join("tables.toml");
         let text = std::fs::read_to_string(&toml_path)
             .map_err(|e| RecordsError::Io(toml_path.clone(), e))?;
@@ -93,7 +90,8 @@ impl Registry {
         check_hierarchy(&file.table)?;
 
         let ctx = SessionContext::new();
-        let row_masks = Arc::new(RowMaskCache::new(row_mask_bytes));
+        let row_mask_bytes = usize::try_from(row_mask_mib.saturating_mul(1 << 20));
+        let row_masks = Arc::new(RowMaskCache::new(row_mask_bytes.unwrap_or(usize::MAX)));
         let mut tables = BTreeMap::new();
         for entry in &file.table {
             let dir = data_dir.join(&entry.name);

@@ -127,16 +127,14 @@ impl TableDef {
         scan: Arc<dyn ExecutionPlan>,
         condition: &RowCondition,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let Some(exec) = scan.downcast_ref::<DataSourceExec>() else {
-            if scan.is::<EmptyExec>() {
-                return Ok(scan);
-            }
-            return Err(DataFusionError::Internal(format!(
-                "class {}: its scan cannot take a row condition",
-                self.name
-            )));
-        };
-        let Some((config, _)) = exec.downcast_to_file_source::<ParquetSource>() else {
+        if scan.is::<EmptyExec>() {
+            return Ok(scan);
+        }
+        // Fail closed: a condition is never dropped for want of a reader.
+        let Some((config, _)) = scan
+            .downcast_ref::<DataSourceExec>()
+            .and_then(|exec| exec.downcast_to_file_source::<ParquetSource>())
+        else {
             return Err(DataFusionError::Internal(format!(
                 "class {}: its scan cannot take a row condition",
                 self.name
