@@ -42,7 +42,8 @@ pub use identities::{DemoGroup, DemoUser, demo_groups, demo_service_accounts};
 /// for the same scale (types, encodings, page sizes): a data set made by an
 /// earlier layout is generated again rather than served as it is.
 /// 2: reference and choice columns stored as dictionaries.
-pub const LAYOUT: u32 = 2;
+/// 3: references stored uncompressed, `cmdb_ci` without a dictionary.
+pub const LAYOUT: u32 = 3;
 use world::{Table, World};
 use writer::Part;
 
