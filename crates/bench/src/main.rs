@@ -199,44 +199,38 @@ async fn bench(args: Args) -> Result<(), Error> {
             eprintln!("datafusion-postgres-cli is not installed: comparing with PostgreSQL only")
         }
     }
-    let mut results: Vec<Row> = Vec::new();
+    // Both accounts are logged in to every target first; then each query
+    // runs for one account and the other in turn, so that the
+    // restricted/privileged ratio compares medians taken seconds apart
+    // rather than minutes (the machine's speed drifts over a run).
+    let mut sessions = Vec::with_capacity(ACCOUNTS.len());
     for account in &ACCOUNTS {
-        let mut connects: Vec<Box<Connect>> = Vec::new();
-        let mut raw_logins: Vec<raw::Login> = Vec::new();
-        for t in &targets {
-            let (user, password) = account.login(t.server);
-            connects.push(connector(t, user, password));
-            raw_logins.push(raw_login(t, user, password));
-        }
-        let mut clients = Vec::new();
-        for c in &connects {
-            clients.push(c().await?);
-        }
-        // A number the account can see, in the middle of its incidents.
-        let lookup: String = clients[1]
-            .query_one(
-                "SELECT number FROM incident ORDER BY number \
-                 OFFSET (SELECT count(*) / 2 FROM incident) LIMIT 1",
-                &[],
-            )
-            .await?
-            .get(0);
-        let selected = workload::all(&lookup, args.clients)
-            .into_iter()
-            .filter(|q| args.only.as_deref().is_none_or(|o| q.name.contains(o)));
-        for query in selected {
-            eprintln!("  {} / {}", account.label, query.name);
+        sessions.push(Session::open(account, &targets).await?);
+    }
+    let names: Vec<&str> = workload::all("", args.clients)
+        .iter()
+        .map(|q| q.name)
+        .filter(|n| args.only.as_deref().is_none_or(|o| n.contains(o)))
+        .collect();
+    let mut results: Vec<Row> = Vec::new();
+    for name in names {
+        for session in &sessions {
+            let query = workload::all(&session.lookup, args.clients)
+                .into_iter()
+                .find(|q| q.name == name)
+                .expect("the same workload for every account");
+            eprintln!("  {} / {}", session.account.label, query.name);
             let mut times: Vec<Vec<Duration>> = vec![Vec::new(); targets.len()];
             let mut rows = vec![0u64; targets.len()];
             // A warm-up run each, then the targets take turns.
             for round in 0..=args.runs {
-                for (t, connect) in connects.iter().enumerate() {
+                for (t, connect) in session.connects.iter().enumerate() {
                     let (elapsed, n) = workload::run_once(
                         connect.as_ref(),
-                        &clients[t],
-                        &raw_logins[t],
+                        &session.clients[t],
+                        &session.raw_logins[t],
                         &query,
-                        &lookup,
+                        &session.lookup,
                     )
                     .await
                     .map_err(|e| format!("{} on {}: {e}", query.name, targets[t].name))?;
@@ -247,13 +241,15 @@ async fn bench(args: Args) -> Result<(), Error> {
                 }
             }
             results.push(Row {
-                account: account.label,
+                account: session.account.label,
                 query,
                 medians: times.into_iter().map(median).collect(),
                 rows,
             });
         }
     }
+    // The report lists one account's queries, then the other's.
+    results.sort_by_key(|r| ACCOUNTS.iter().position(|a| a.label == r.account));
     let slow = if args.slow_stream_rows > 0
         && args.only.as_deref().is_none_or(|o| SLOW_STREAM.contains(o))
     {
@@ -275,6 +271,48 @@ async fn bench(args: Args) -> Result<(), Error> {
     std::fs::write(&args.out, report)?;
     eprintln!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// One account logged in to every target: a client for the small queries,
+/// how to open more (the concurrent mix) and the raw login (the streams).
+struct Session {
+    account: &'static Account,
+    connects: Vec<Box<Connect>>,
+    clients: Vec<Client>,
+    raw_logins: Vec<raw::Login>,
+    /// A number the account can see, in the middle of its incidents.
+    lookup: String,
+}
+
+impl Session {
+    async fn open(account: &'static Account, targets: &[Arc<Target>]) -> Result<Session, Error> {
+        let mut connects: Vec<Box<Connect>> = Vec::new();
+        let mut raw_logins: Vec<raw::Login> = Vec::new();
+        for t in targets {
+            let (user, password) = account.login(t.server);
+            connects.push(connector(t, user, password));
+            raw_logins.push(raw_login(t, user, password));
+        }
+        let mut clients = Vec::new();
+        for c in &connects {
+            clients.push(c().await?);
+        }
+        let lookup: String = clients[1]
+            .query_one(
+                "SELECT number FROM incident ORDER BY number \
+                 OFFSET (SELECT count(*) / 2 FROM incident) LIMIT 1",
+                &[],
+            )
+            .await?
+            .get(0);
+        Ok(Session {
+            account,
+            connects,
+            clients,
+            raw_logins,
+            lookup,
+        })
+    }
 }
 
 const SLOW_STREAM: &str = "slow stream";
