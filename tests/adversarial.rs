@@ -1678,7 +1678,8 @@ async fn answers_do_not_depend_on_hidden_data() {
         "SELECT column_name, is_nullable, data_type FROM information_schema.columns WHERE table_name = 'incident' ORDER BY ordinal_position",
         "SELECT caller_id FROM incident",
         "SELECT count(*) FROM incident WHERE number = 'INC0001001'",
-        // A TopK over a masked column, a join of the table with itself.
+        // TopKs over shown columns and over a masked one, and a join of
+        // the table with itself.
         "SELECT number, opened_at FROM incident ORDER BY opened_at DESC LIMIT 7",
         "SELECT number FROM incident ORDER BY number LIMIT 7",
         "SELECT number, work_notes FROM incident ORDER BY work_notes DESC NULLS LAST, number LIMIT 7",

@@ -205,20 +205,13 @@ async fn bench(args: Args) -> Result<(), Error> {
     // rather than minutes (the machine's speed drifts over a run).
     let mut sessions = Vec::with_capacity(ACCOUNTS.len());
     for account in &ACCOUNTS {
-        sessions.push(Session::open(account, &targets).await?);
+        sessions.push(Session::open(account, &targets, &args).await?);
     }
-    let names: Vec<&str> = workload::all("", args.clients)
-        .iter()
-        .map(|q| q.name)
-        .filter(|n| args.only.as_deref().is_none_or(|o| n.contains(o)))
-        .collect();
     let mut results: Vec<Row> = Vec::new();
-    for name in names {
+    // Every account's workload lists the same queries in the same order.
+    for i in 0..sessions[0].queries.len() {
         for session in &sessions {
-            let query = workload::all(&session.lookup, args.clients)
-                .into_iter()
-                .find(|q| q.name == name)
-                .expect("the same workload for every account");
+            let query = session.queries[i].clone();
             eprintln!("  {} / {}", session.account.label, query.name);
             let mut times: Vec<Vec<Duration>> = vec![Vec::new(); targets.len()];
             let mut rows = vec![0u64; targets.len()];
@@ -282,10 +275,16 @@ struct Session {
     raw_logins: Vec<raw::Login>,
     /// A number the account can see, in the middle of its incidents.
     lookup: String,
+    /// The workload's queries (those `--only` selects), with that number.
+    queries: Vec<Query>,
 }
 
 impl Session {
-    async fn open(account: &'static Account, targets: &[Arc<Target>]) -> Result<Session, Error> {
+    async fn open(
+        account: &'static Account,
+        targets: &[Arc<Target>],
+        args: &Args,
+    ) -> Result<Session, Error> {
         let mut connects: Vec<Box<Connect>> = Vec::new();
         let mut raw_logins: Vec<raw::Login> = Vec::new();
         for t in targets {
@@ -305,12 +304,17 @@ impl Session {
             )
             .await?
             .get(0);
+        let queries = workload::all(&lookup, args.clients)
+            .into_iter()
+            .filter(|q| args.only.as_deref().is_none_or(|o| q.name.contains(o)))
+            .collect();
         Ok(Session {
             account,
             connects,
             clients,
             raw_logins,
             lookup,
+            queries,
         })
     }
 }

@@ -129,25 +129,16 @@ pub(crate) fn properties(schema: &Schema) -> WriterProperties {
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_data_page_row_count_limit(PAGE_ROWS)
         .set_statistics_enabled(EnabledStatistics::Page);
-    for name in BLOOM_COLUMNS {
-        if schema.field_with_name(name).is_ok() {
-            b = b
-                .set_column_bloom_filter_enabled(ColumnPath::from(name), true)
-                .set_column_bloom_filter_fpp(ColumnPath::from(name), BLOOM_FPP);
-        }
+    for c in present(schema, &BLOOM_COLUMNS) {
+        b = b
+            .set_column_bloom_filter_enabled(c.clone(), true)
+            .set_column_bloom_filter_fpp(c, BLOOM_FPP);
     }
-    for name in ENCODED {
-        if schema.field_with_name(name).is_ok() {
-            b = b.set_column_dictionary_page_size_limit(
-                ColumnPath::from(name),
-                ENCODED_DICTIONARY_BYTES,
-            );
-        }
+    for c in present(schema, &ENCODED) {
+        b = b.set_column_dictionary_page_size_limit(c, ENCODED_DICTIONARY_BYTES);
     }
-    for name in NO_DICTIONARY {
-        if schema.field_with_name(name).is_ok() {
-            b = b.set_column_dictionary_enabled(ColumnPath::from(name), false);
-        }
+    for c in present(schema, &NO_DICTIONARY) {
+        b = b.set_column_dictionary_enabled(c, false);
     }
     // Timestamps nearly all differ: a dictionary page of a row group's
     // timestamps is about a megabyte, decoded whole by every lookup that
@@ -158,10 +149,8 @@ pub(crate) fn properties(schema: &Schema) -> WriterProperties {
             b = b.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), false);
         }
     }
-    for name in UNCOMPRESSED {
-        if schema.field_with_name(name).is_ok() {
-            b = b.set_column_compression(ColumnPath::from(name), Compression::UNCOMPRESSED);
-        }
+    for c in present(schema, &UNCOMPRESSED) {
+        b = b.set_column_compression(c, Compression::UNCOMPRESSED);
     }
     if let Ok(idx) = schema.index_of("number") {
         b = b.set_sorting_columns(Some(vec![SortingColumn {
@@ -171,6 +160,15 @@ pub(crate) fn properties(schema: &Schema) -> WriterProperties {
         }]));
     }
     b.build()
+}
+
+/// The columns among `names` that `schema` has (each list names the
+/// columns of every table that takes the setting).
+fn present<'a>(schema: &'a Schema, names: &'a [&str]) -> impl Iterator<Item = ColumnPath> + 'a {
+    names
+        .iter()
+        .filter(|n| schema.field_with_name(n).is_ok())
+        .map(|n| ColumnPath::from(*n))
 }
 
 /// One output file: rows `start..start+rows` of `table`.
