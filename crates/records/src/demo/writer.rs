@@ -220,3 +220,43 @@ pub(crate) fn write_part(
     writer.into_inner().map_err(parquet)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// References are copied, not decompressed; text still compresses;
+    /// `cmdb_ci` has no dictionary while the people references keep one
+    /// (the restricted row filter tests it once per distinct value).
+    #[test]
+    fn references_are_stored_uncompressed_and_cmdb_ci_plain() {
+        let props = properties(&tables::schema(Table::Incident));
+        let path = |n: &str| ColumnPath::from(n);
+        for name in ["sys_id", "assigned_to", "caller_id", "cmdb_ci"] {
+            assert_eq!(
+                props.compression(&path(name)),
+                Compression::UNCOMPRESSED,
+                "{name}"
+            );
+        }
+        for name in ["description", "work_notes", "number", "opened_at"] {
+            assert_eq!(
+                props.compression(&path(name)),
+                Compression::LZ4_RAW,
+                "{name}"
+            );
+        }
+        assert!(!props.dictionary_enabled(&path("cmdb_ci")));
+        assert!(props.dictionary_enabled(&path("assigned_to")));
+        assert!(props.bloom_filter_properties(&path("number")).is_some());
+        // Every table whose files hold a listed column gets the setting.
+        let cmdb = properties(&tables::schema(Table::CmdbCi));
+        for name in ["owned_by", "support_group"] {
+            assert_eq!(
+                cmdb.compression(&path(name)),
+                Compression::UNCOMPRESSED,
+                "{name}"
+            );
+        }
+    }
+}
