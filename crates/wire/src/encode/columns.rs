@@ -39,6 +39,16 @@ fn nulls_of(array: &dyn Array) -> Option<&NullBuffer> {
     array.nulls().filter(|n| n.null_count() > 0)
 }
 
+/// The values and nulls of a primitive column whose type the caller has
+/// matched.
+fn primitive<T: ArrowPrimitiveType>(array: &dyn Array) -> (&[T::Native], Option<&NullBuffer>) {
+    let a = array
+        .as_any()
+        .downcast_ref::<PrimitiveArray<T>>()
+        .expect("the column's type was matched before");
+    (a.values(), nulls_of(a))
+}
+
 fn put(out: &mut [u8], at: &mut usize, bytes: &[u8]) {
     out[*at..*at + bytes.len()].copy_from_slice(bytes);
     *at += bytes.len();
@@ -130,13 +140,10 @@ where
     F: Fn(T::Native) -> [u8; N],
 {
     pub(super) fn new(array: &'a dyn Array, bytes_of: F) -> Fixed<'a, T, F, N> {
-        let a = array
-            .as_any()
-            .downcast_ref::<PrimitiveArray<T>>()
-            .expect("the column's type was matched before");
+        let (values, nulls) = primitive::<T>(array);
         Fixed {
-            values: a.values(),
-            nulls: nulls_of(a),
+            values,
+            nulls,
             bytes_of,
         }
     }
@@ -188,13 +195,10 @@ where
     I: itoa::Integer + Into<i128>,
 {
     pub(super) fn new(array: &'a dyn Array, as_sent: F) -> Digits<'a, T, F> {
-        let a = array
-            .as_any()
-            .downcast_ref::<PrimitiveArray<T>>()
-            .expect("the column's type was matched before");
+        let (values, nulls) = primitive::<T>(array);
         Digits {
-            values: a.values(),
-            nulls: nulls_of(a),
+            values,
+            nulls,
             as_sent,
         }
     }
