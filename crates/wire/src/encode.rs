@@ -256,9 +256,9 @@ fn fallback(
 
 /// A writer that puts a column's cells straight from its array into the
 /// rows: text and binary values sent as they are, integers, booleans and
-/// values of a fixed binary width. `None` for every other pair of array and announced type;
-/// those are staged by [`cell_encoder`], which also encodes the elements
-/// of arrays for every type. Each pair here must write exactly the bytes
+/// values of a fixed binary width. `None` for every other pair of array
+/// and announced type; those are staged by [`cell_encoder`], which also
+/// encodes the elements of arrays for every type. Each pair here must write exactly the bytes
 /// `cell_encoder` writes for it (a test compares the two).
 fn direct_writer<'a>(
     array: &'a dyn Array,
@@ -311,33 +311,46 @@ fn direct_writer<'a>(
                 ((d as i64 - PG_EPOCH_DAYS) as i32).to_be_bytes()
             }))
         }
-        DataType::Timestamp(unit, zone) => {
-            let with_tz = zone.is_some();
-            if !(with_tz && is(&Type::TIMESTAMPTZ) || !with_tz && is(&Type::TIMESTAMP)) {
-                return None;
-            }
-            let pg = |us: i64| us.saturating_sub(PG_EPOCH_USECS).to_be_bytes();
+        DataType::Timestamp(unit, zone) if timestamp_announced(zone.is_some(), ty) => {
+            let to_usecs = usecs_from(unit);
+            let pg = move |v: i64| to_usecs(v).saturating_sub(PG_EPOCH_USECS).to_be_bytes();
             match unit {
-                TimeUnit::Second => {
-                    Box::new(Fixed::<TimestampSecondType, _, 8>::new(array, move |v| {
-                        pg(v.saturating_mul(1_000_000))
-                    }))
+                TimeUnit::Second => Box::new(Fixed::<TimestampSecondType, _, 8>::new(array, pg)),
+                TimeUnit::Millisecond => {
+                    Box::new(Fixed::<TimestampMillisecondType, _, 8>::new(array, pg))
                 }
-                TimeUnit::Millisecond => Box::new(Fixed::<TimestampMillisecondType, _, 8>::new(
-                    array,
-                    move |v| pg(v.saturating_mul(1_000)),
-                )),
                 TimeUnit::Microsecond => {
                     Box::new(Fixed::<TimestampMicrosecondType, _, 8>::new(array, pg))
                 }
-                TimeUnit::Nanosecond => Box::new(Fixed::<TimestampNanosecondType, _, 8>::new(
-                    array,
-                    move |v| pg(v.div_euclid(1_000)),
-                )),
+                TimeUnit::Nanosecond => {
+                    Box::new(Fixed::<TimestampNanosecondType, _, 8>::new(array, pg))
+                }
             }
         }
         _ => return None,
     })
+}
+
+/// Whether a timestamp column, with a zone or without, is announced as its
+/// PostgreSQL counterpart (`timestamptz` or `timestamp`).
+fn timestamp_announced(with_zone: bool, ty: &Type) -> bool {
+    let counterpart = if with_zone {
+        Type::TIMESTAMPTZ
+    } else {
+        Type::TIMESTAMP
+    };
+    ty.oid() == counterpart.oid()
+}
+
+/// Microseconds from a timestamp stored in `unit` (nanoseconds are
+/// floored: PostgreSQL has no finer unit).
+fn usecs_from(unit: &TimeUnit) -> fn(i64) -> i64 {
+    match unit {
+        TimeUnit::Second => |v| v.saturating_mul(1_000_000),
+        TimeUnit::Millisecond => |v| v.saturating_mul(1_000),
+        TimeUnit::Microsecond => |v| v,
+        TimeUnit::Nanosecond => |v| v.div_euclid(1_000),
+    }
 }
 
 /// An integer column: its digits in text, a fixed width in binary; `None`
@@ -388,7 +401,6 @@ fn int_wire(ty: &Type) -> Option<IntWire> {
 /// when the pair is not one handled here.
 fn cell_encoder<'a>(array: &'a dyn Array, ty: &Type, binary: bool, tz: i32) -> Option<Cell<'a>> {
     let oid = ty.oid();
-    let int_wire = || int_wire(ty);
     let is = |t: &Type| oid == t.oid();
     Some(match array.data_type() {
         DataType::Null => Box::new(|_, out: &mut BytesMut| out.put_i32(-1)),
@@ -406,14 +418,14 @@ fn cell_encoder<'a>(array: &'a dyn Array, ty: &Type, binary: bool, tz: i32) -> O
                 }
             })
         }
-        DataType::Int8 => int_cell::<Int8Type>(array, int_wire()?, binary),
-        DataType::Int16 => int_cell::<Int16Type>(array, int_wire()?, binary),
-        DataType::Int32 => int_cell::<Int32Type>(array, int_wire()?, binary),
-        DataType::Int64 => int_cell::<Int64Type>(array, int_wire()?, binary),
-        DataType::UInt8 => int_cell::<UInt8Type>(array, int_wire()?, binary),
-        DataType::UInt16 => int_cell::<UInt16Type>(array, int_wire()?, binary),
-        DataType::UInt32 => int_cell::<UInt32Type>(array, int_wire()?, binary),
-        DataType::UInt64 => int_cell::<UInt64Type>(array, int_wire()?, binary),
+        DataType::Int8 => int_cell::<Int8Type>(array, int_wire(ty)?, binary),
+        DataType::Int16 => int_cell::<Int16Type>(array, int_wire(ty)?, binary),
+        DataType::Int32 => int_cell::<Int32Type>(array, int_wire(ty)?, binary),
+        DataType::Int64 => int_cell::<Int64Type>(array, int_wire(ty)?, binary),
+        DataType::UInt8 => int_cell::<UInt8Type>(array, int_wire(ty)?, binary),
+        DataType::UInt16 => int_cell::<UInt16Type>(array, int_wire(ty)?, binary),
+        DataType::UInt32 => int_cell::<UInt32Type>(array, int_wire(ty)?, binary),
+        DataType::UInt64 => int_cell::<UInt64Type>(array, int_wire(ty)?, binary),
         DataType::Float32 if is(&Type::FLOAT4) => {
             if binary {
                 prim::<Float32Type>(array, |v, out| {
@@ -504,34 +516,22 @@ fn cell_encoder<'a>(array: &'a dyn Array, ty: &Type, binary: bool, tz: i32) -> O
                 })
             }
         }
-        DataType::Timestamp(unit, zone) => {
-            let with_tz = zone.is_some();
-            if !(with_tz && is(&Type::TIMESTAMPTZ) || !with_tz && is(&Type::TIMESTAMP)) {
-                return None;
-            }
-            let shown = if with_tz { Some(tz) } else { None };
+        DataType::Timestamp(unit, zone) if timestamp_announced(zone.is_some(), ty) => {
+            let shown = zone.is_some().then_some(tz);
+            let to_usecs = usecs_from(unit);
             match unit {
-                TimeUnit::Second => timestamp_cell::<TimestampSecondType>(
-                    array,
-                    |v| v.saturating_mul(1_000_000),
-                    binary,
-                    shown,
-                ),
-                TimeUnit::Millisecond => timestamp_cell::<TimestampMillisecondType>(
-                    array,
-                    |v| v.saturating_mul(1_000),
-                    binary,
-                    shown,
-                ),
-                TimeUnit::Microsecond => {
-                    timestamp_cell::<TimestampMicrosecondType>(array, |v| v, binary, shown)
+                TimeUnit::Second => {
+                    timestamp_cell::<TimestampSecondType>(array, to_usecs, binary, shown)
                 }
-                TimeUnit::Nanosecond => timestamp_cell::<TimestampNanosecondType>(
-                    array,
-                    |v| v.div_euclid(1_000),
-                    binary,
-                    shown,
-                ),
+                TimeUnit::Millisecond => {
+                    timestamp_cell::<TimestampMillisecondType>(array, to_usecs, binary, shown)
+                }
+                TimeUnit::Microsecond => {
+                    timestamp_cell::<TimestampMicrosecondType>(array, to_usecs, binary, shown)
+                }
+                TimeUnit::Nanosecond => {
+                    timestamp_cell::<TimestampNanosecondType>(array, to_usecs, binary, shown)
+                }
             }
         }
         DataType::Time32(unit) if is(&Type::TIME) => match unit {

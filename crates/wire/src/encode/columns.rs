@@ -8,11 +8,11 @@
 //! string's bytes are read from one array at a time rather than from
 //! twenty arrays in turn.
 //!
-//! Strings and binary values sent as they are, and values of a fixed binary
-//! width, are written straight from the array. Everything else (text
-//! numbers and timestamps, numerics, intervals, arrays, arrow-pg's
-//! fallback) is staged: its cells are encoded into a buffer of its own,
-//! column by column, then copied into place.
+//! Strings and binary values sent as they are, integers, booleans and
+//! values of a fixed binary width are written straight from the array.
+//! Everything else (text floats, dates and timestamps, numerics,
+//! intervals, arrays, arrow-pg's fallback) is staged: its cells are encoded
+//! into a buffer of its own, column by column, then copied into place.
 
 use bytes::BytesMut;
 use datafusion::arrow::array::{
