@@ -24,7 +24,9 @@
 //! `column = constant` or `column IN (constants)`), where decoding the wide
 //! columns of one matching row instead of a whole page is the difference
 //! between milliseconds and tens of them; for a range that keeps half the
-//! rows, decoding through a row selection costs more than it saves. For
+//! rows, decoding through a row selection costs more than it saves
+//! (measured on 1M incidents: `active AND priority <= 2` fell from 22.5 to
+//! 16.0 ms, `state <> 7` rose from 51 to 83 ms). For
 //! the same reason the row filter of a restricted branch tests such
 //! predicates before its row condition (`secure_table.rs`).
 //!

@@ -29,6 +29,9 @@ use datafusion::physical_expr::expressions::Column;
 
 /// Dictionaries remembered at once: a few per partition reading in parallel.
 const SLOTS: usize = 8;
+/// A batch with fewer records than its dictionary's values over this is
+/// decoded record by record instead of through views of every value.
+const FEW_RECORDS: usize = 8;
 
 /// Results computed over a dictionary's values, remembered by identity.
 ///
@@ -48,6 +51,16 @@ impl<T> Default for Memo<T> {
 }
 
 impl<T: Clone> Memo<T> {
+    /// What `compute` gave for these very values before, if anything.
+    pub fn get(&self, values: &ArrayRef) -> Option<T> {
+        let data = values.to_data();
+        let slots = self.lock();
+        slots
+            .iter()
+            .find(|(d, _)| d.ptr_eq(&data))
+            .map(|(_, t)| t.clone())
+    }
+
     /// `compute(values)`, or what it gave for these very values before.
     pub fn get_or_compute(
         &self,
@@ -134,7 +147,10 @@ pub fn over_stored(
 
 /// A text dictionary column decoded to `Utf8View`: the values' views are
 /// built once per dictionary, then each record's view is copied by key (as
-/// the reader itself does when it decodes to views).
+/// the reader itself does when it decodes to views). A batch of a few
+/// records from a large dictionary (a lookup: one record, 20,000 people)
+/// decodes only its own records: views of every value would cost more
+/// than the records, and no later batch would use them.
 #[derive(Debug, Clone)]
 pub struct ViewsOfDictionary {
     input: Arc<dyn PhysicalExpr>,
@@ -153,6 +169,13 @@ impl ViewsOfDictionary {
         let Some(dict) = array.as_any_dictionary_opt() else {
             return Ok(cast(array, &DataType::Utf8View)?);
         };
+        if let Some(views) = self.views.get(dict.values()) {
+            return Ok(take(views.as_ref(), dict.keys(), None)?);
+        }
+        if dict.keys().len().saturating_mul(FEW_RECORDS) < dict.values().len() {
+            let picked = take(dict.values().as_ref(), dict.keys(), None)?;
+            return Ok(cast(&picked, &DataType::Utf8View)?);
+        }
         let views = self
             .views
             .get_or_compute(dict.values(), |v| Ok(cast(v, &DataType::Utf8View)?))?;
@@ -254,6 +277,43 @@ mod tests {
         // A slice shares the buffers but is other values.
         memo.get_or_compute(&a.slice(1, 1), count).unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    /// A lookup's batch (one record of a large dictionary) is decoded on
+    /// its own, leaving nothing remembered; a batch of many records builds
+    /// the views once. Both decode every key and NULL alike.
+    #[test]
+    fn few_records_decode_without_views_of_every_value() {
+        let values: ArrayRef = Arc::new(StringArray::from(
+            (0..100)
+                .map(|i| format!("person number {i} of a large dictionary"))
+                .collect::<Vec<_>>(),
+        ));
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "c",
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            true,
+        )]));
+        let expr = ViewsOfDictionary::new(Arc::new(Column::new("c", 0)));
+        let decoded = |keys: Vec<Option<i32>>| {
+            let column = dictionary(&values, keys.clone());
+            let batch = RecordBatch::try_new(Arc::clone(&schema), vec![column]).unwrap();
+            let out = expr
+                .evaluate(&batch)
+                .unwrap()
+                .into_array(keys.len())
+                .unwrap();
+            let want: StringViewArray = keys
+                .iter()
+                .map(|k| k.map(|k| values.as_string::<i32>().value(k as usize)))
+                .collect();
+            assert_eq!(out.as_string_view(), &want);
+        };
+        decoded(vec![Some(97), None]);
+        assert!(expr.views.get(&values).is_none());
+        decoded((0..60).map(|k| (k % 7 != 0).then_some(k)).collect());
+        assert!(expr.views.get(&values).is_some());
+        decoded(vec![Some(3)]);
     }
 
     #[test]
