@@ -67,10 +67,10 @@ impl<T: Clone> Memo<T> {
         values: &ArrayRef,
         compute: impl FnOnce(&dyn Array) -> Result<T>,
     ) -> Result<T> {
-        let data = values.to_data();
-        if let Some((_, t)) = self.lock().iter().find(|(d, _)| d.ptr_eq(&data)) {
-            return Ok(t.clone());
+        if let Some(t) = self.get(values) {
+            return Ok(t);
         }
+        let data = values.to_data();
         let t = compute(values.as_ref())?;
         let mut slots = self.lock();
         if slots.len() == SLOTS {
@@ -169,9 +169,6 @@ impl ViewsOfDictionary {
         let Some(dict) = array.as_any_dictionary_opt() else {
             return Ok(cast(array, &DataType::Utf8View)?);
         };
-        if let Some(views) = self.views.get(dict.values()) {
-            return Ok(take(views.as_ref(), dict.keys(), None)?);
-        }
         if dict.keys().len().saturating_mul(FEW_RECORDS) < dict.values().len() {
             let picked = take(dict.values().as_ref(), dict.keys(), None)?;
             return Ok(cast(&picked, &DataType::Utf8View)?);
@@ -281,7 +278,8 @@ mod tests {
 
     /// A lookup's batch (one record of a large dictionary) is decoded on
     /// its own, leaving nothing remembered; a batch of many records builds
-    /// the views once. Both decode every key and NULL alike.
+    /// the views once. Both decode every key and NULL alike, before and
+    /// after the views exist.
     #[test]
     fn few_records_decode_without_views_of_every_value() {
         let values: ArrayRef = Arc::new(StringArray::from(
