@@ -102,8 +102,8 @@ impl Default for Limits {
 pub struct Storage {
     pub data_dir: PathBuf,
     /// Memory for row conditions' kept answers, one bit per record per
-    /// file and condition; 0 (the default) tests every condition on every
-    /// query. Worth setting where visible records come in runs.
+    /// file and condition (64 MiB by default); 0 tests every condition on
+    /// every query.
     #[serde(default = "default_row_mask_cache_mb")]
     pub row_mask_cache_mb: u64,
 }

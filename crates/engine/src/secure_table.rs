@@ -6,12 +6,13 @@
 //!
 //! ```text
 //! SecureScanExec( Projection[masks]( Filter[row predicate]( class files ) ) )
-//! SecureScanExec( Projection[masks]( class files, read through row masks ) )
+//! SecureScanExec( Projection[masks]( Filter[kept bit]( class files + kept bit ) ) )
 //! ```
 //!
 //! (the second where the row predicate's answers are kept per file, see
-//! `row_masks.rs`: the reader then never decodes a hidden record), and the
-//! branches are unioned. User predicates stay above the barrier:
+//! `row_masks.rs`: the reader then looks up each record's bit instead of
+//! decoding the condition's columns and testing it), and the branches are
+//! unioned. User predicates stay above the barrier:
 //! the provider takes filters only as `Inexact`, so the optimizer keeps
 //! them above the scan, and uses the few whose shape allows it (see
 //! `pruning.rs`) only to let the Parquet reader skip row groups and pages.
@@ -87,10 +88,18 @@ impl SecureTable {
         output: &Schema,
         filters: &[Expr],
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        let prune = pruning::for_branch(filters, |c| {
+            c != CLASS_COLUMN
+                && branch.class.schema.field_with_name(c).is_ok()
+                && !branch.masks.iter().any(|(m, _)| m == c)
+        });
+        let lookup = pruning::is_lookup(&prune);
         // A row condition answered by masks is applied by the reader and
         // reads nothing here; any other runs as a filter over its columns.
+        // A lookup tests the condition on the one record the reader keeps:
+        // cheaper than reading whole pages to look up their bits.
         let masked_rows = match &branch.row_filter {
-            Some(f) if row_masks::applies(f, &branch.class) => {
+            Some(f) if !lookup && row_masks::applies(f, &branch.class) => {
                 Some(row_masks::condition(state, &branch.class, f)?)
             }
             _ => None,
@@ -113,12 +122,6 @@ impl SecureTable {
             }
         }
         let names: Vec<&str> = needed.iter().map(String::as_str).collect();
-        let prune = pruning::for_branch(filters, |c| {
-            c != CLASS_COLUMN
-                && branch.class.schema.field_with_name(c).is_ok()
-                && !branch.masks.iter().any(|(m, _)| m == c)
-        });
-        let lookup = pruning::is_lookup(&prune);
         // Columns only the ACL reads may come as stored: a row condition
         // tests a dictionary once per distinct value, not once per record.
         let encoded = &names[output.fields().len()..];
@@ -714,9 +717,10 @@ mod tests {
     }
 
     /// The reader applies the row condition from masks computed once per
-    /// file: no filter below the barrier, the condition's column unread
-    /// unless asked for, only visible records leave the scan, and the next
-    /// query computes nothing.
+    /// file: no test of the condition below the barrier, only a lookup of
+    /// each record's kept bit; the condition's column unread unless asked
+    /// for; row groups with no visible record skipped; only visible records
+    /// pass the barrier; and the next query computes nothing.
     #[tokio::test]
     async fn row_conditions_are_applied_by_the_reader_from_kept_masks() {
         let (ctx, _dir) = session().await;
@@ -725,16 +729,23 @@ mod tests {
 
         let (n, plan) = run_count(&ctx, "SELECT count(*) FROM t").await;
         assert_eq!(n, 200);
-        assert!(row_filter_of(&plan).is_none(), "no row filter");
-        assert_eq!(
-            scan_output_rows(&plan),
-            Some(200),
-            "odd ids never leave the reader"
-        );
         let text = displayable(plan.as_ref()).indent(true).to_string();
+        let filter = row_filter_of(&plan).expect("the kept-bit filter");
+        assert_eq!(
+            filter.predicate().to_string(),
+            "__sqlgate_kept@0",
+            "the filter only reads the kept bit: {text}"
+        );
+        assert_eq!(filter.metrics().and_then(|m| m.output_rows()), Some(200));
+        assert_eq!(scan_output_rows(&plan), Some(400), "{text}");
         let scan = text.lines().find(|l| l.contains("DataSourceExec")).unwrap();
         assert!(
-            !scan.contains("id"),
+            scan.contains("kept_rows(input_file_name(), ")
+                && scan.contains("__datafusion_file_row_index"),
+            "the reader names each record: {scan}"
+        );
+        assert!(
+            !scan.contains("id@"),
             "the condition's column is not read: {scan}"
         );
         assert_eq!(class.row_masks().computed(), 1);
@@ -742,15 +753,21 @@ mod tests {
         let (n, scanned, plan) =
             run_counting_scan(&ctx, "SELECT count(*) FROM t WHERE recent").await;
         assert_eq!(n, 50, "{plan}");
-        assert_eq!(
-            scanned, 50,
-            "three row groups pruned, one read through its mask"
-        );
+        assert_eq!(scanned, 100, "three row groups pruned, one read: {plan}");
         let (n, _) = answer(&ctx, "SELECT count(*) FROM t WHERE id % 2 = 1").await;
         assert_eq!(n, 0, "odd ids stay hidden");
         let (n, _) = answer(&ctx, "SELECT max(id) FROM t WHERE id < 100").await;
         assert_eq!(n, 98);
         assert_eq!(class.row_masks().computed(), 1, "the file's mask was kept");
+    }
+
+    /// Row groups where the condition keeps no record are not read at all.
+    #[tokio::test]
+    async fn row_groups_without_visible_records_are_skipped() {
+        let (ctx, _dir) = session_with(col("id").gt_eq(lit(300i64)), Rows::Masks).await;
+        let (n, scanned, plan) = run_counting_scan(&ctx, "SELECT count(*) FROM t").await;
+        assert_eq!(n, 100, "{plan}");
+        assert_eq!(scanned, 100, "one row group of four read: {plan}");
     }
 
     /// Every query answers the same whether the row condition runs as a

@@ -10,18 +10,24 @@ use datafusion::catalog::Session;
 use datafusion::common::DFSchema;
 use datafusion::common::ScalarValue;
 use datafusion::datasource::TableProvider;
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::physical_plan::{FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{Column, Literal};
+use datafusion::physical_expr::projection::{ProjectionExpr, ProjectionExprs};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::filter::FilterExecBuilder;
 use datafusion::physical_plan::projection::ProjectionExec;
 
 use crate::dictionary::{self, ViewsOfDictionary};
+
+/// The column a restricted scan's reader adds: whether the row condition
+/// keeps the record.
+const KEPT: &str = "__sqlgate_kept";
 use crate::registry::{CLASS_COLUMN, TableDef};
 use crate::row_masks::{RowCondition, RowMaskCache};
 
@@ -74,7 +80,7 @@ impl TableDef {
             None => scan,
         };
         let scan = match rows {
-            Some(condition) => self.with_row_masks(state, scan, condition).await?,
+            Some(condition) => self.with_row_masks(state, scan, condition, prune).await?,
             None => scan,
         };
         if columns.is_empty() {
@@ -121,11 +127,14 @@ impl TableDef {
     }
 
     /// `scan` reading, of each file, only the records `condition` keeps.
+    /// The `prune` predicates (which may run on any record) are tested in
+    /// the same filter, so the records passing both are copied once.
     async fn with_row_masks(
         &self,
         state: &dyn Session,
         scan: Arc<dyn ExecutionPlan>,
         condition: &RowCondition,
+        prune: &[Expr],
     ) -> Result<Arc<dyn ExecutionPlan>> {
         if scan.is::<EmptyExec>() {
             return Ok(scan);
@@ -151,22 +160,49 @@ impl TableDef {
                 .map(String::as_str)
                 .collect::<Vec<_>>(),
         )?;
-        let mut groups = Vec::with_capacity(config.file_groups.len());
-        for group in &config.file_groups {
-            let mut files = Vec::with_capacity(group.len());
-            for file in group.iter() {
-                files.push(
-                    self.row_masks
-                        .restrict(&store, file.clone(), &schema, condition)
-                        .await?,
-                );
-            }
-            groups.push(FileGroup::new(files));
-        }
+        let (groups, kept) = self
+            .row_masks
+            .restrict(&store, &config.file_groups, &schema, condition)
+            .await?;
+        // The reader adds, after the scan's columns, whether each record is
+        // kept; the filter drops the others, and that column with them.
+        let columns = scan.schema();
+        let mut exprs: Vec<ProjectionExpr> = columns
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| ProjectionExpr::new(Arc::new(Column::new(f.name(), i)), f.name().clone()))
+            .collect();
+        exprs.push(ProjectionExpr::new(Arc::new(kept), KEPT.to_owned()));
+        let source = config
+            .file_source()
+            .try_pushdown_projection(&ProjectionExprs::new(exprs))?
+            .ok_or_else(|| {
+                DataFusionError::Internal(format!(
+                    "class {}: its reader cannot apply row masks",
+                    self.name
+                ))
+            })?;
         let config = FileScanConfigBuilder::from(config.clone())
+            .with_source(source)
             .with_file_groups(groups)
             .build();
-        Ok(DataSourceExec::from_data_source(config))
+        let reader = DataSourceExec::from_data_source(config);
+        let n = columns.fields().len();
+        let kept = Expr::Column(KEPT.into());
+        let predicate = match conjunction(prune.iter().cloned()) {
+            Some(user) => user.and(kept),
+            None => kept,
+        };
+        // Planned over the columns as text, run over them as stored.
+        let stored = reader.schema();
+        let as_text = DFSchema::try_from(dictionary::as_text(&stored))?;
+        let predicate = state.create_physical_expr(predicate, &as_text)?;
+        let predicate = dictionary::over_stored(predicate, &stored, |_| false)?;
+        let filter = FilterExecBuilder::new(predicate, reader)
+            .apply_projection(Some((0..n).collect()))?
+            .build()?;
+        Ok(Arc::new(filter))
     }
 
     /// `scan` with `predicate` set on its Parquet source: for pruning, and
