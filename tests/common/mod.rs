@@ -115,6 +115,8 @@ pub struct Options {
     pub statement_timeout: &'static str,
     /// More `key = value` lines for the `[server]` table.
     pub server_extra: String,
+    /// More `key = value` lines for the `[storage]` table.
+    pub storage_extra: String,
     /// More tables (`[limits]`, `[audit]`, `[admin]`), appended verbatim.
     pub extra: String,
 }
@@ -128,6 +130,7 @@ impl Options {
             max_connections: 50,
             statement_timeout: "5m",
             server_extra: String::new(),
+            storage_extra: String::new(),
             extra: String::new(),
         }
     }
@@ -170,12 +173,13 @@ impl Server {
         let config = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"server.crt\"\ntls_key = \"server.key\"\n\
              allow_plaintext = {}\nmax_connections = {}\nstatement_timeout = \"{}\"\n{}\n\
-             [storage]\ndata_dir = {:?}\n[policy]\nfile = \"policy.toml\"\n{}\n",
+             [storage]\ndata_dir = {:?}\n{}\n[policy]\nfile = \"policy.toml\"\n{}\n",
             opts.allow_plaintext,
             opts.max_connections,
             opts.statement_timeout,
             opts.server_extra,
             opts.data_dir,
+            opts.storage_extra,
             opts.extra
         );
         let config_path = dir.path().join("sqlgate.toml");
