@@ -761,6 +761,18 @@ mod tests {
         assert_eq!(class.row_masks().computed(), 1, "the file's mask was kept");
     }
 
+    /// Queries that need a file's mask at the same time wait for one
+    /// computation of it.
+    #[tokio::test]
+    async fn concurrent_first_queries_compute_a_mask_once() {
+        let (ctx, _dir) = session().await;
+        let class = class_of(&ctx).await;
+        let queries = (0..4).map(|_| run_count(&ctx, "SELECT count(*) FROM t"));
+        let answers = futures::future::join_all(queries).await;
+        assert!(answers.iter().all(|(n, _)| *n == 200));
+        assert_eq!(class.row_masks().computed(), 1);
+    }
+
     /// Row groups where the condition keeps no record are not read at all.
     #[tokio::test]
     async fn row_groups_without_visible_records_are_skipped() {

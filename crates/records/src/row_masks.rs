@@ -54,7 +54,8 @@ use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::async_reader::AsyncFileReader;
 use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
-use futures::TryStreamExt;
+use futures::future::{BoxFuture, Shared};
+use futures::{FutureExt, TryStreamExt};
 
 /// Default room for masks, in MiB: about 500 conditions over a million
 /// records. On the demo's million incidents the service-desk agent's
@@ -296,7 +297,7 @@ impl PhysicalExpr for KeptRows {
 pub struct RowMaskCache {
     capacity: usize,
     state: Mutex<CacheState>,
-    computed: AtomicU64,
+    computed: Arc<AtomicU64>,
 }
 
 #[derive(Debug, Default)]
@@ -304,7 +305,15 @@ struct CacheState {
     masks: HashMap<Key, Arc<FileMasks>>,
     order: VecDeque<Key>,
     bytes: usize,
+    /// Masks being computed: queries that need one of them at the same
+    /// time wait for the one computation.
+    pending: HashMap<Key, Computing>,
 }
+
+/// One computation of a file's masks, awaited by every query that needs
+/// them meanwhile.
+type Computing =
+    Shared<BoxFuture<'static, std::result::Result<Arc<FileMasks>, Arc<DataFusionError>>>>;
 
 impl RowMaskCache {
     /// A cache keeping at most `capacity` bytes of masks; 0 turns masks
@@ -313,7 +322,7 @@ impl RowMaskCache {
         RowMaskCache {
             capacity,
             state: Mutex::default(),
-            computed: AtomicU64::new(0),
+            computed: Arc::default(),
         }
     }
 
@@ -327,6 +336,7 @@ impl RowMaskCache {
         self.computed.load(Ordering::Relaxed)
     }
 
+    #[cfg(test)]
     fn get(&self, key: &Key) -> Option<Arc<FileMasks>> {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.masks.get(key).cloned()
@@ -355,7 +365,8 @@ impl RowMaskCache {
     }
 
     /// The records of `file` that `condition` keeps: computed from the
-    /// file unless kept from an earlier scan.
+    /// file unless kept from an earlier scan, and once for all the queries
+    /// that ask at the same time.
     async fn masks_of(
         &self,
         store: &Arc<dyn ObjectStore>,
@@ -364,11 +375,44 @@ impl RowMaskCache {
         condition: &RowCondition,
     ) -> Result<Arc<FileMasks>> {
         let key = Key::of(file, condition);
-        if let Some(masks) = self.get(&key) {
-            return Ok(masks);
+        let computing = {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(masks) = state.masks.get(&key) {
+                return Ok(Arc::clone(masks));
+            }
+            match state.pending.get(&key) {
+                Some(computing) => computing.clone(),
+                None => {
+                    let (store, file) = (Arc::clone(store), file.clone());
+                    let (schema, condition) = (Arc::clone(schema), condition.clone());
+                    let computed = Arc::clone(&self.computed);
+                    let computing = async move {
+                        let masks = compute(&store, &file, &schema, &condition).await;
+                        computed.fetch_add(1, Ordering::Relaxed);
+                        masks.map(Arc::new).map_err(Arc::new)
+                    }
+                    .boxed()
+                    .shared();
+                    state.pending.insert(key.clone(), computing.clone());
+                    computing
+                }
+            }
+        };
+        let answer = computing.clone().await;
+        // Whichever waiter finishes first retires the computation (the one
+        // that started it may have been cancelled), so a failure is not
+        // remembered and the next query tries again.
+        {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if state
+                .pending
+                .get(&key)
+                .is_some_and(|c| c.ptr_eq(&computing))
+            {
+                state.pending.remove(&key);
+            }
         }
-        let masks = Arc::new(compute(store, file, schema, condition).await?);
-        self.computed.fetch_add(1, Ordering::Relaxed);
+        let masks = answer.map_err(DataFusionError::Shared)?;
         self.insert(key, Arc::clone(&masks));
         Ok(masks)
     }
