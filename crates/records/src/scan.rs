@@ -24,12 +24,24 @@ use datafusion::physical_plan::filter::FilterExecBuilder;
 use datafusion::physical_plan::projection::ProjectionExec;
 
 use crate::dictionary::{self, ViewsOfDictionary};
+use crate::registry::{CLASS_COLUMN, TableDef};
+use crate::row_masks::{RowCondition, RowMaskCache};
 
 /// The column a restricted scan's reader adds: whether the row condition
 /// keeps the record.
 const KEPT: &str = "__sqlgate_kept";
-use crate::registry::{CLASS_COLUMN, TableDef};
-use crate::row_masks::{RowCondition, RowMaskCache};
+
+/// `predicate` planned over the columns of `stored` as text, then made to
+/// run over them as stored (dictionaries decoded where read).
+fn over_stored(
+    state: &dyn Session,
+    predicate: Expr,
+    stored: &SchemaRef,
+) -> Result<Arc<dyn PhysicalExpr>> {
+    let as_text = DFSchema::try_from(dictionary::as_text(stored))?;
+    let predicate = state.create_physical_expr(predicate, &as_text)?;
+    dictionary::over_stored(predicate, stored, |_| false)
+}
 
 impl TableDef {
     /// Scans this class's files and returns exactly `columns`, in that
@@ -194,11 +206,7 @@ impl TableDef {
             Some(user) => user.and(kept),
             None => kept,
         };
-        // Planned over the columns as text, run over them as stored.
-        let stored = reader.schema();
-        let as_text = DFSchema::try_from(dictionary::as_text(&stored))?;
-        let predicate = state.create_physical_expr(predicate, &as_text)?;
-        let predicate = dictionary::over_stored(predicate, &stored, |_| false)?;
+        let predicate = over_stored(state, predicate, &reader.schema())?;
         let filter = FilterExecBuilder::new(predicate, reader)
             .apply_projection(Some((0..n).collect()))?
             .build()?;
@@ -221,11 +229,7 @@ impl TableDef {
         let Some((config, source)) = exec.downcast_to_file_source::<ParquetSource>() else {
             return Ok(scan);
         };
-        // Planned over the files as text, run over them as stored.
-        let stored = self.listing.schema();
-        let as_text = DFSchema::try_from(dictionary::as_text(&stored))?;
-        let predicate = state.create_physical_expr(predicate, &as_text)?;
-        let predicate = dictionary::over_stored(predicate, &stored, |_| false)?;
+        let predicate = over_stored(state, predicate, &self.listing.schema())?;
         let source = source
             .with_predicate(predicate)
             .with_pushdown_filters(filter_rows);
