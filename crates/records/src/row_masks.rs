@@ -399,6 +399,11 @@ impl RowMaskCache {
             }
         };
         let answer = computing.clone().await;
+        // Kept before the computation is retired, so a query arriving in
+        // between finds the masks rather than starting again.
+        if let Ok(masks) = &answer {
+            self.insert(key.clone(), Arc::clone(masks));
+        }
         // Whichever waiter finishes first retires the computation (the one
         // that started it may have been cancelled), so a failure is not
         // remembered and the next query tries again.
@@ -412,9 +417,7 @@ impl RowMaskCache {
                 state.pending.remove(&key);
             }
         }
-        let masks = answer.map_err(DataFusionError::Shared)?;
-        self.insert(key, Arc::clone(&masks));
-        Ok(masks)
+        answer.map_err(DataFusionError::Shared)
     }
 
     /// `files` (the scan's file groups) with the row groups where
