@@ -451,7 +451,12 @@ fn render(
         args.scale, args.runs
     );
     let _ = writeln!(s, "- Machine: {}", machine());
-    let _ = writeln!(s, "- sqlgate: {}, over TLS (SCRAM login)", versions.sqlgate);
+    let _ = writeln!(
+        s,
+        "- sqlgate: {}, over TLS (SCRAM login); the streams marked \"without TLS\" \
+         log in to the same server over plain TCP (`allow_plaintext`), as PostgreSQL's do",
+        versions.sqlgate
+    );
     if let Some(mib) = peak_rss_mib {
         let _ = writeln!(
             s,

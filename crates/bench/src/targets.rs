@@ -219,7 +219,7 @@ pub fn start_sqlgate(sqlgate: &Path, demo: &Path, work: &Path) -> Result<Target,
     std::fs::write(work.join("policy.toml"), toml::to_string(&policy)?)?;
     let config = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = {:?}\ntls_key = {:?}\n\
-         max_connections = 200\n[storage]\ndata_dir = {:?}\n[policy]\nfile = \"policy.toml\"\n",
+         allow_plaintext = true\nmax_connections = 200\n[storage]\ndata_dir = {:?}\n[policy]\nfile = \"policy.toml\"\n",
         demo.join("server.crt"),
         demo.join("server.key"),
         demo.join("data"),

@@ -14,8 +14,10 @@ pub enum Mode {
     /// Simple protocol, text rows.
     Text,
     /// A large result through the raw protocol client: the simple
-    /// protocol (text rows) or the extended one (binary rows).
-    Stream { binary: bool },
+    /// protocol (text rows) or the extended one (binary rows), over the
+    /// target's TLS or over plain TCP (PostgreSQL runs without TLS either
+    /// way, so `tls: false` compares the same transport).
+    Stream { binary: bool, tls: bool },
     /// The small queries, each once, from many clients at once.
     Concurrent(usize),
 }
@@ -76,16 +78,18 @@ pub fn small(lookup: &str) -> Vec<Query> {
 pub fn all(lookup: &str, clients: usize) -> Vec<Query> {
     let mut queries = small(lookup);
     let stream = format!("SELECT {STREAM_COLUMNS} FROM incident");
-    queries.push(Query {
-        name: "SELECT * (20 columns), text",
-        sql: stream.clone(),
-        mode: Mode::Stream { binary: false },
-    });
-    queries.push(Query {
-        name: "SELECT * (20 columns), binary",
-        sql: stream,
-        mode: Mode::Stream { binary: true },
-    });
+    for (name, binary, tls) in [
+        ("SELECT * (20 columns), text", false, true),
+        ("SELECT * (20 columns), binary", true, true),
+        ("SELECT * (20 columns), text, without TLS", false, false),
+        ("SELECT * (20 columns), binary, without TLS", true, false),
+    ] {
+        queries.push(Query {
+            name,
+            sql: stream.clone(),
+            mode: Mode::Stream { binary, tls },
+        });
+    }
     queries.push(Query {
         name: "concurrent mix",
         sql: String::new(),
@@ -108,9 +112,19 @@ pub async fn run_once(
             let rows = text_rows(client, &query.sql).await?;
             Ok((started.elapsed(), rows))
         }
-        Mode::Stream { binary } => {
+        Mode::Stream { binary, tls } => {
+            let plain;
+            let login = if tls {
+                raw
+            } else {
+                plain = Login {
+                    tls: None,
+                    ..raw.clone()
+                };
+                &plain
+            };
             // Logged in before the clock starts, like a pooled connection.
-            let mut conn = RawConn::connect(raw).await?;
+            let mut conn = RawConn::connect(login).await?;
             let started = Instant::now();
             let rows = conn.stream(&query.sql, binary).await?;
             Ok((started.elapsed(), rows))
