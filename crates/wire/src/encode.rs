@@ -41,7 +41,7 @@ use pgwire::messages::data::DataRow;
 
 mod columns;
 
-use columns::{ColumnWriter, Digits, Fixed, Flags, Raw, Staged};
+use columns::{ColumnWriter, Digits, Fixed, Flags, Raw, Staged, TimestampText};
 
 /// Writes one cell of a column (its length, -1 for NULL, then its bytes).
 type Cell<'a> = Box<dyn FnMut(usize, &mut BytesMut) + 'a>;
@@ -99,7 +99,7 @@ impl BatchEncoder {
         for (i, array) in batch.columns().iter().enumerate() {
             let field = &fields[i];
             let binary = field.format() == FieldFormat::Binary;
-            let writer = direct_writer(array.as_ref(), field.datatype(), binary);
+            let writer = direct_writer(array.as_ref(), field.datatype(), binary, *offset);
             if writer.is_none() {
                 let stage = &mut staged[i];
                 stage.clear();
@@ -264,6 +264,7 @@ fn direct_writer<'a>(
     array: &'a dyn Array,
     ty: &Type,
     binary: bool,
+    offset: i32,
 ) -> Option<Box<dyn ColumnWriter + 'a>> {
     let oid = ty.oid();
     let is = |t: &Type| oid == t.oid();
@@ -299,6 +300,24 @@ fn direct_writer<'a>(
         DataType::UInt16 => int_writer::<UInt16Type>(array, int_wire(ty)?, binary)?,
         DataType::UInt32 => int_writer::<UInt32Type>(array, int_wire(ty)?, binary)?,
         DataType::UInt64 => int_writer::<UInt64Type>(array, int_wire(ty)?, binary)?,
+        DataType::Timestamp(unit, zone) if !binary && timestamp_announced(zone.is_some(), ty) => {
+            let zone = zone.is_some().then_some(offset);
+            let to_usecs = usecs_from(unit);
+            match unit {
+                TimeUnit::Second => Box::new(TimestampText::<TimestampSecondType>::new(
+                    array, to_usecs, zone,
+                )),
+                TimeUnit::Millisecond => Box::new(TimestampText::<TimestampMillisecondType>::new(
+                    array, to_usecs, zone,
+                )),
+                TimeUnit::Microsecond => Box::new(TimestampText::<TimestampMicrosecondType>::new(
+                    array, to_usecs, zone,
+                )),
+                TimeUnit::Nanosecond => Box::new(TimestampText::<TimestampNanosecondType>::new(
+                    array, to_usecs, zone,
+                )),
+            }
+        }
         _ if !binary => return None,
         DataType::Float32 if is(&Type::FLOAT4) => {
             Box::new(Fixed::<Float32Type, _, 4>::new(array, f32::to_be_bytes))
@@ -928,7 +947,7 @@ fn numeric_binary(out: &mut BytesMut, neg: bool, abs: u128, scale: u16) {
 
 #[inline]
 fn put2(out: &mut BytesMut, v: u32) {
-    out.put_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
+    out.put_slice(&digit_pair(v));
 }
 
 /// (year, month, day) of a day count from 1970-01-01, proleptic Gregorian
@@ -1039,19 +1058,87 @@ where
     }
     prim::<T>(array, move |v, out| {
         with_len(out, |o| {
-            let offset = zone.unwrap_or(0);
-            let us = to_usecs(v).saturating_add(offset as i64 * 1_000_000);
-            let bc = write_date(o, us.div_euclid(USECS_PER_DAY));
-            o.put_u8(b' ');
-            write_time(o, us.rem_euclid(USECS_PER_DAY));
-            if zone.is_some() {
-                write_offset(o, offset);
-            }
-            if bc {
-                o.put_slice(b" BC");
-            }
+            write_timestamp(o, shifted(to_usecs(v), zone), zone)
         })
     })
+}
+
+/// Microseconds as shown in `zone` (the session offset of a `timestamptz`;
+/// `None`: a `timestamp`, shown as stored).
+fn shifted(usecs: i64, zone: Option<i32>) -> i64 {
+    usecs.saturating_add(i64::from(zone.unwrap_or(0)) * 1_000_000)
+}
+
+/// A timestamp's text, `usecs` already [`shifted`] into `zone`: the
+/// reference the text timestamp writer (`columns::TimestampText`) keeps to.
+fn write_timestamp(out: &mut BytesMut, usecs: i64, zone: Option<i32>) {
+    let bc = write_date(out, usecs.div_euclid(USECS_PER_DAY));
+    out.put_u8(b' ');
+    write_time(out, usecs.rem_euclid(USECS_PER_DAY));
+    if let Some(offset) = zone {
+        write_offset(out, offset);
+    }
+    if bc {
+        out.put_slice(b" BC");
+    }
+}
+
+/// Days from 1970-01-01 of the dates from 0001-01-01 to 9999-12-31: their
+/// text is always `YYYY-MM-DD`, ten bytes.
+const FOUR_DIGIT_YEARS: std::ops::Range<i64> = -719_162..2_932_897;
+
+/// `YYYY-MM-DD` of a day in [`FOUR_DIGIT_YEARS`].
+fn iso_date(days: i64) -> [u8; 10] {
+    let (y, m, d) = civil_from_days(days);
+    let y = y as u32;
+    let mut b = *b"0000-00-00";
+    b[0..2].copy_from_slice(&digit_pair(y / 100));
+    b[2..4].copy_from_slice(&digit_pair(y % 100));
+    b[5..7].copy_from_slice(&digit_pair(m));
+    b[8..10].copy_from_slice(&digit_pair(d));
+    b
+}
+
+/// `HH:MM:SS.ffffff` of a time of day under 24 hours, in microseconds, and
+/// how many of its bytes are the text: the fraction is left out when zero
+/// and loses its trailing zeros otherwise.
+fn iso_time_of_day(usecs: i64) -> ([u8; 15], usize) {
+    let secs = (usecs / 1_000_000) as u32;
+    let mut b = *b"00:00:00.000000";
+    b[0..2].copy_from_slice(&digit_pair(secs / 3600));
+    b[3..5].copy_from_slice(&digit_pair((secs / 60) % 60));
+    b[6..8].copy_from_slice(&digit_pair(secs % 60));
+    let mut frac = (usecs % 1_000_000) as u32;
+    if frac == 0 {
+        return (b, 8);
+    }
+    for d in b[9..].iter_mut().rev() {
+        *d = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    let mut len = 15;
+    while b[len - 1] == b'0' {
+        len -= 1;
+    }
+    (b, len)
+}
+
+/// Length of [`iso_time_of_day`]'s text, without writing it.
+fn time_of_day_len(usecs: i64) -> usize {
+    let mut frac = (usecs % 1_000_000) as u32;
+    if frac == 0 {
+        return 8;
+    }
+    let mut len = 15;
+    while frac.is_multiple_of(10) {
+        frac /= 10;
+        len -= 1;
+    }
+    len
+}
+
+fn digit_pair(v: u32) -> [u8; 2] {
+    [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]
 }
 
 fn time_cell<'a, T>(array: &'a dyn Array, to_usecs: fn(T::Native) -> i64, binary: bool) -> Cell<'a>
@@ -1477,7 +1564,7 @@ mod tests {
         for (array, types) in &columns {
             for ty in types {
                 for binary in [false, true] {
-                    let Some(writer) = direct_writer(array.as_ref(), ty, binary) else {
+                    let Some(writer) = direct_writer(array.as_ref(), ty, binary, 0) else {
                         continue;
                     };
                     let mut want = BytesMut::new();
@@ -1486,16 +1573,7 @@ mod tests {
                     for row in 0..array.len() {
                         cell(row, &mut want);
                     }
-                    let mut sizes = vec![0; array.len()];
-                    writer.add_sizes(&mut sizes);
-                    let mut at = Vec::new();
-                    let mut total = 0;
-                    for size in &sizes {
-                        at.push(total);
-                        total += size;
-                    }
-                    let mut got = vec![0u8; total];
-                    writer.write(&mut got, &mut at);
+                    let got = written(writer.as_ref(), array.len());
                     assert_eq!(
                         got,
                         want.to_vec(),
@@ -1503,7 +1581,6 @@ mod tests {
                         array.data_type(),
                         if binary { "binary" } else { "text" }
                     );
-                    assert_eq!(at.last(), Some(&total));
                     checked += 1;
                 }
             }
@@ -1511,6 +1588,125 @@ mod tests {
         // Text strings and integers, booleans and every binary fixed width
         // are covered.
         assert!(checked >= 45, "only {checked} pairs had a direct writer");
+    }
+
+    /// The cells a direct writer puts into `rows` rows of their own, each
+    /// row ending where the writer's sizes said.
+    fn written(writer: &dyn ColumnWriter, rows: usize) -> Vec<u8> {
+        let mut sizes = vec![0; rows];
+        writer.add_sizes(&mut sizes);
+        let mut at = Vec::new();
+        let mut total = 0;
+        for size in &sizes {
+            at.push(total);
+            total += size;
+        }
+        let ends: Vec<usize> = at.iter().zip(&sizes).map(|(a, s)| a + s).collect();
+        let mut out = vec![0u8; total];
+        writer.write(&mut out, &mut at);
+        assert_eq!(at, ends, "a cell's size differs from what was written");
+        out
+    }
+
+    /// The text timestamp writer formats years 1 to 9999 its own way; every
+    /// value, at every session offset, must read as the staged formatter
+    /// writes it: around the ends of that range, across days (the writer
+    /// keeps the last day's text), with fractions of every length, BC and
+    /// five- and six-digit years, and the extremes.
+    #[test]
+    fn text_timestamps_written_directly_match_the_formatter() {
+        const DAY: i64 = USECS_PER_DAY;
+        let mut values: Vec<Option<i64>> = vec![None, Some(i64::MIN), Some(i64::MAX), Some(0)];
+        for edge in [FOUR_DIGIT_YEARS.start, FOUR_DIGIT_YEARS.end, 0, 20_000] {
+            for us in [-1, 0, 1, DAY - 1, DAY, 43_200_000_000 + 120_000] {
+                values.push(Some((edge - 1) * DAY + us));
+                values.push(Some(edge * DAY + us));
+            }
+        }
+        // Consecutive values on the same day and the next, with fractions
+        // of 0 to 6 digits.
+        let mut us = 1_700_000_000_000_000i64;
+        for step in [1, 10, 100_000, 1_000_000, 59_999_999, 3_600_000_000] {
+            for _ in 0..40 {
+                us += step;
+                values.push(Some(us));
+            }
+        }
+        // Anywhere in the range microseconds can hold.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push(Some(x as i64));
+            values.push(Some((x as i64) % (400 * 366 * DAY)));
+        }
+        let micros: ArrayRef = Arc::new(TimestampMicrosecondArray::from(values.clone()));
+        let seconds: ArrayRef = Arc::new(TimestampSecondArray::from(
+            values
+                .iter()
+                .map(|v| v.map(|v| v / 1_000_000_000))
+                .collect::<Vec<_>>(),
+        ));
+        let mut checked = 0;
+        for array in [micros, seconds] {
+            for (zone, ty) in [(false, Type::TIMESTAMP), (true, Type::TIMESTAMPTZ)] {
+                let array = if zone {
+                    match array.data_type() {
+                        DataType::Timestamp(TimeUnit::Second, _) => Arc::new(
+                            array
+                                .as_primitive::<TimestampSecondType>()
+                                .clone()
+                                .with_timezone("UTC"),
+                        )
+                            as ArrayRef,
+                        _ => Arc::new(
+                            array
+                                .as_primitive::<TimestampMicrosecondType>()
+                                .clone()
+                                .with_timezone("UTC"),
+                        ),
+                    }
+                } else {
+                    Arc::clone(&array)
+                };
+                for offset in [
+                    0,
+                    19_800,
+                    -12_600,
+                    3_600 * 14 + 15,
+                    -(3_600 * 9 + 30 * 60 + 7),
+                ] {
+                    let writer = direct_writer(array.as_ref(), &ty, false, offset)
+                        .expect("text timestamps are written directly");
+                    let mut want = BytesMut::new();
+                    let mut cell = cell_encoder(array.as_ref(), &ty, false, offset)
+                        .expect("timestamps have a cell encoder");
+                    for row in 0..array.len() {
+                        cell(row, &mut want);
+                    }
+                    let got = written(writer.as_ref(), array.len());
+                    if got != want.as_ref() {
+                        let at = got.iter().zip(want.iter()).position(|(a, b)| a != b);
+                        panic!(
+                            "{:?} at offset {offset}: differs at byte {at:?}: {:?} vs {:?}",
+                            array.data_type(),
+                            String::from_utf8_lossy(
+                                &got[at.unwrap_or(0).saturating_sub(30)..][..60.min(got.len())]
+                            ),
+                            String::from_utf8_lossy(
+                                &want[at.unwrap_or(0).saturating_sub(30)..][..60.min(want.len())]
+                            ),
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 20);
+        // The fixed-length range is what its bounds say.
+        assert_eq!(civil_from_days(FOUR_DIGIT_YEARS.start), (1, 1, 1));
+        assert_eq!(civil_from_days(FOUR_DIGIT_YEARS.end - 1), (9999, 12, 31));
     }
 
     /// A slice of a batch (a cursor's FETCH, a LIMIT) encodes as the rows
