@@ -1108,22 +1108,19 @@ fn iso_time_of_day(usecs: i64) -> ([u8; 15], usize) {
     b[0..2].copy_from_slice(&digit_pair(secs / 3600));
     b[3..5].copy_from_slice(&digit_pair((secs / 60) % 60));
     b[6..8].copy_from_slice(&digit_pair(secs % 60));
+    let len = time_of_day_len(usecs);
     let mut frac = (usecs % 1_000_000) as u32;
-    if frac == 0 {
-        return (b, 8);
-    }
-    for d in b[9..].iter_mut().rev() {
-        *d = b'0' + (frac % 10) as u8;
-        frac /= 10;
-    }
-    let mut len = 15;
-    while b[len - 1] == b'0' {
-        len -= 1;
+    if frac != 0 {
+        for d in b[9..].iter_mut().rev() {
+            *d = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
     }
     (b, len)
 }
 
-/// Length of [`iso_time_of_day`]'s text, without writing it.
+/// Length of a time of day's text ([`iso_time_of_day`]), without writing
+/// it: a cell is sized before it is written.
 fn time_of_day_len(usecs: i64) -> usize {
     let mut frac = (usecs % 1_000_000) as u32;
     if frac == 0 {
@@ -1611,7 +1608,7 @@ mod tests {
     /// The text timestamp writer formats years 1 to 9999 its own way; every
     /// value, at every session offset, must read as the staged formatter
     /// writes it: around the ends of that range, across days (the writer
-    /// keeps the last day's text), with fractions of every length, BC and
+    /// keeps recent days' text), with fractions of every length, BC and
     /// five- and six-digit years, and the extremes.
     #[test]
     fn text_timestamps_written_directly_match_the_formatter() {
@@ -1641,35 +1638,17 @@ mod tests {
             values.push(Some(x as i64));
             values.push(Some((x as i64) % (400 * 366 * DAY)));
         }
-        let micros: ArrayRef = Arc::new(TimestampMicrosecondArray::from(values.clone()));
-        let seconds: ArrayRef = Arc::new(TimestampSecondArray::from(
-            values
-                .iter()
-                .map(|v| v.map(|v| v / 1_000_000_000))
-                .collect::<Vec<_>>(),
-        ));
+        let seconds: Vec<Option<i64>> = values
+            .iter()
+            .map(|v| v.map(|v| v / 1_000_000_000))
+            .collect();
         let mut checked = 0;
-        for array in [micros, seconds] {
-            for (zone, ty) in [(false, Type::TIMESTAMP), (true, Type::TIMESTAMPTZ)] {
-                let array = if zone {
-                    match array.data_type() {
-                        DataType::Timestamp(TimeUnit::Second, _) => Arc::new(
-                            array
-                                .as_primitive::<TimestampSecondType>()
-                                .clone()
-                                .with_timezone("UTC"),
-                        )
-                            as ArrayRef,
-                        _ => Arc::new(
-                            array
-                                .as_primitive::<TimestampMicrosecondType>()
-                                .clone()
-                                .with_timezone("UTC"),
-                        ),
-                    }
-                } else {
-                    Arc::clone(&array)
-                };
+        for (zone, ty) in [(None, Type::TIMESTAMP), (Some("UTC"), Type::TIMESTAMPTZ)] {
+            let arrays: [ArrayRef; 2] = [
+                Arc::new(TimestampMicrosecondArray::from(values.clone()).with_timezone_opt(zone)),
+                Arc::new(TimestampSecondArray::from(seconds.clone()).with_timezone_opt(zone)),
+            ];
+            for array in arrays {
                 for offset in [
                     0,
                     19_800,
@@ -1687,16 +1666,21 @@ mod tests {
                     }
                     let got = written(writer.as_ref(), array.len());
                     if got != want.as_ref() {
-                        let at = got.iter().zip(want.iter()).position(|(a, b)| a != b);
+                        let at = got
+                            .iter()
+                            .zip(want.iter())
+                            .position(|(a, b)| a != b)
+                            .unwrap_or(got.len().min(want.len()));
+                        let around = |b: &[u8]| {
+                            let start = at.saturating_sub(30).min(b.len());
+                            String::from_utf8_lossy(&b[start..(start + 60).min(b.len())])
+                                .into_owned()
+                        };
                         panic!(
-                            "{:?} at offset {offset}: differs at byte {at:?}: {:?} vs {:?}",
+                            "{:?} at offset {offset}: differs at byte {at}: {:?} vs {:?}",
                             array.data_type(),
-                            String::from_utf8_lossy(
-                                &got[at.unwrap_or(0).saturating_sub(30)..][..60.min(got.len())]
-                            ),
-                            String::from_utf8_lossy(
-                                &want[at.unwrap_or(0).saturating_sub(30)..][..60.min(want.len())]
-                            ),
+                            around(&got),
+                            around(&want),
                         );
                     }
                     checked += 1;
