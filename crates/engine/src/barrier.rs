@@ -3,10 +3,14 @@
 //! `SecureScanExec` sits on top of one record class's scan, its row filter
 //! and its field masks. It passes batches through unchanged; what matters is
 //! what it refuses to the optimizer:
-//! - parent filters (user predicates, dynamic join/TopK filters) are never
-//!   pushed below it (`gather_filters_for_pushdown` keeps the default
-//!   "all unsupported"), so no user expression runs on a hidden row;
-//! - projections, sorts and limits are not swapped below it (defaults);
+//! - parent filters (user predicates, dynamic join filters) are never
+//!   pushed below it, so no user expression runs on a hidden row. The one
+//!   exception is a top-N's threshold on a column that passes the barrier
+//!   unchanged: the reader may skip what can no longer make the top-N, and
+//!   the filter above still applies it (see [`crate::sort_pushdown`]);
+//! - projections and limits are not swapped below it; a top-N's order may
+//!   only steer the reader's order over such unchanged columns, and the
+//!   sort stays above;
 //! - it reports no column statistics and no exact count, so `count(*)`,
 //!   `min`, `max` are never answered from file metadata that covers hidden
 //!   rows. Only the sizes of its input go up, inexact and rounded up to a
@@ -21,16 +25,24 @@
 use std::fmt;
 use std::sync::Arc;
 
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::stats::Precision;
-use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::Result;
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::PhysicalSortExpr;
+use datafusion::physical_expr::expressions::{Column, DynamicFilterPhysicalExpr};
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
+use datafusion::physical_plan::filter_pushdown::{
+    ChildFilterDescription, FilterDescription, FilterPushdownPhase,
+};
 use datafusion::physical_plan::{
     ChildStats, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties,
-    SendableRecordBatchStream, Statistics, StatisticsArgs,
+    SendableRecordBatchStream, SortOrderPushdownResult, Statistics, StatisticsArgs,
 };
+
+use crate::sort_pushdown::{passes_unchanged, push_sort};
 
 /// The name EXPLAIN shows; the explain renderer cuts the tree below it.
 pub const SECURE_SCAN: &str = "SecureScanExec";
@@ -52,6 +64,20 @@ impl SecureScanExec {
             input,
             properties,
         }
+    }
+}
+
+impl SecureScanExec {
+    /// Whether every column `filter` reads passes the barrier unchanged.
+    fn over_unchanged(&self, filter: &Arc<dyn PhysicalExpr>) -> bool {
+        let mut unchanged = true;
+        let _ = filter.apply(|e| {
+            if let Some(c) = e.downcast_ref::<Column>() {
+                unchanged &= passes_unchanged(&self.input, c.index());
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+        unchanged
     }
 }
 
@@ -125,6 +151,49 @@ impl ExecutionPlan for SecureScanExec {
             children,
             ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
         )
+    }
+
+    /// Only over columns that pass unchanged, and never exact: the scan
+    /// order is a hint to the reader, the sort above decides.
+    fn try_pushdown_sort(
+        &self,
+        order: &[PhysicalSortExpr],
+    ) -> Result<SortOrderPushdownResult<Arc<dyn ExecutionPlan>>> {
+        let unchanged = order.iter().all(|key| {
+            key.expr
+                .downcast_ref::<Column>()
+                .is_some_and(|c| passes_unchanged(&self.input, c.index()))
+        });
+        if !unchanged {
+            return Ok(SortOrderPushdownResult::Unsupported);
+        }
+        Ok(match push_sort(&self.input, order)? {
+            Some(input) => SortOrderPushdownResult::Inexact {
+                inner: Arc::new(SecureScanExec::new(&self.table, &self.class, input)),
+            },
+            None => SortOrderPushdownResult::Unsupported,
+        })
+    }
+
+    /// Every parent filter stays above. A top-N's dynamic threshold over
+    /// unchanged columns also goes down, as this node's own filter: it only
+    /// drops records the top-N would drop, and cannot fail on any record.
+    fn gather_filters_for_pushdown(
+        &self,
+        phase: FilterPushdownPhase,
+        parent_filters: Vec<Arc<dyn PhysicalExpr>>,
+        _config: &ConfigOptions,
+    ) -> Result<FilterDescription> {
+        let mut child = ChildFilterDescription::all_unsupported(&parent_filters);
+        if phase == FilterPushdownPhase::Post {
+            let thresholds = parent_filters
+                .iter()
+                .filter(|f| f.is::<DynamicFilterPhysicalExpr>() && self.over_unchanged(f))
+                .cloned()
+                .collect();
+            child = child.with_self_filters(thresholds);
+        }
+        Ok(FilterDescription::new().with_child(child))
     }
 
     fn execute(

@@ -28,6 +28,7 @@ pub mod query_acl;
 pub mod row_masks;
 pub mod secure_table;
 pub mod session;
+pub mod sort_pushdown;
 pub mod string_set;
 pub mod vars;
 

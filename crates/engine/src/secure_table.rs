@@ -145,7 +145,10 @@ impl SecureTable {
                 Some(user) => user.and(filter.clone()),
                 None => filter.clone(),
             };
-            plan = Arc::new(FilterExec::try_new(physical(predicate)?, plan)?);
+            plan = Arc::new(
+                FilterExec::try_new(physical(predicate)?, plan)?
+                    .with_batch_size(state.config().batch_size())?,
+            );
         }
         let masked = branch
             .masks
@@ -309,11 +312,14 @@ mod tests {
                 masks,
             }],
         );
-        // The server's runtime: its caches decide what a query sees of the folder.
-        let ctx = SessionContext::new_with_config_rt(
-            datafusion::prelude::SessionConfig::new(),
-            crate::session::runtime().unwrap(),
-        );
+        // The server's runtime (its caches decide what a query sees of the
+        // folder) and optimizer rules.
+        let state = datafusion::execution::SessionStateBuilder::new()
+            .with_runtime_env(crate::session::runtime().unwrap())
+            .with_default_features()
+            .with_physical_optimizer_rules(crate::sort_pushdown::optimizer_rules())
+            .build();
+        let ctx = SessionContext::new_with_state(state);
         ctx.register_table("t", Arc::new(table)).unwrap();
         (ctx, dir)
     }
@@ -458,8 +464,8 @@ mod tests {
         plan.children().into_iter().find_map(scan_output_rows)
     }
 
-    /// Runs a `count(*)` query: its answer and the plan that ran it.
-    async fn run_count(ctx: &SessionContext, sql: &str) -> (i64, Arc<dyn ExecutionPlan>) {
+    /// Runs a query: its batches and the plan that ran it (with metrics).
+    async fn run(ctx: &SessionContext, sql: &str) -> (Vec<RecordBatch>, Arc<dyn ExecutionPlan>) {
         let plan = ctx
             .sql(sql)
             .await
@@ -470,6 +476,12 @@ mod tests {
         let batches = datafusion::physical_plan::collect(Arc::clone(&plan), ctx.task_ctx())
             .await
             .unwrap();
+        (batches, plan)
+    }
+
+    /// Runs a `count(*)` query: its answer and the plan that ran it.
+    async fn run_count(ctx: &SessionContext, sql: &str) -> (i64, Arc<dyn ExecutionPlan>) {
+        let (batches, plan) = run(ctx, sql).await;
         let n = batches[0]
             .column(0)
             .as_any()
@@ -832,6 +844,66 @@ mod tests {
         assert_eq!(n, 4 + 10 + 1000);
         assert_eq!(class_of(&with_masks).await.row_masks().computed(), 2);
         assert_eq!(class_of(&with_filter).await.row_masks().computed(), 0);
+    }
+
+    /// A top-N over a column that passes the barrier unchanged reads the
+    /// row groups that can win first, and its threshold skips the rest; a
+    /// masked column steers nothing. Masks and filters answer alike, and
+    /// as a full sort would.
+    #[tokio::test]
+    async fn top_n_reads_the_row_groups_that_can_win_first() {
+        let masks = || vec![("secret".to_owned(), col("id").lt(lit(10i64)).is_true())];
+        let (with_masks, _a) = session_over(even_ids(), masks(), false, Rows::Masks).await;
+        let (with_filter, _b) = session_over(even_ids(), masks(), false, Rows::Filter).await;
+        let top_n = "SELECT id, secret FROM t WHERE id % 3 = 0 ORDER BY id DESC LIMIT 5";
+        let full = "SELECT id, secret FROM t WHERE id % 3 = 0 ORDER BY id DESC";
+        for ctx in [&with_filter, &with_masks] {
+            // One partition, as a table of several files has per reader: a
+            // repartition would read ahead of the top-N.
+            ctx.sql("SET datafusion.execution.target_partitions = 1")
+                .await
+                .unwrap();
+            let (batches, plan) = run(ctx, top_n).await;
+            let text = displayable(plan.as_ref()).indent(true).to_string();
+            let ids: Vec<i64> = batches
+                .iter()
+                .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+                .collect();
+            assert_eq!(ids, [396, 390, 384, 378, 372], "{text}");
+            let scan = text.lines().find(|l| l.contains("DataSourceExec")).unwrap();
+            assert!(scan.contains("reverse_row_groups=true"), "{text}");
+            assert!(scan.contains("DynamicFilter"), "{scan}");
+            assert_eq!(
+                scan_output_rows(&plan),
+                Some(100),
+                "the last row group alone is read: {text}"
+            );
+            // The user's filter and the row condition still run above the
+            // reader as before.
+            let above = text.find("FilterExec: id@").expect("user filter above");
+            assert!(above < text.find("SecureScanExec").unwrap(), "{text}");
+
+            let all = ctx.sql(full).await.unwrap().collect().await.unwrap();
+            let all = datafusion::arrow::util::pretty::pretty_format_batches(&all)
+                .unwrap()
+                .to_string();
+            let top = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                .unwrap()
+                .to_string();
+            let first: Vec<&str> = all.lines().take(8).collect();
+            let top: Vec<&str> = top.lines().collect();
+            assert_eq!(top[..top.len() - 1], first[..], "as the full sort");
+        }
+        // Over a masked column: the reader keeps its order and no threshold.
+        let (_, text) = answer(
+            &with_masks,
+            "SELECT count(*) FROM (SELECT secret FROM t WHERE id % 3 = 0 \
+             ORDER BY secret DESC LIMIT 5)",
+        )
+        .await;
+        let scan = text.lines().find(|l| l.contains("DataSourceExec")).unwrap();
+        assert!(!scan.contains("reverse_row_groups"), "{scan}");
+        assert!(!scan.contains("DynamicFilter"), "{scan}");
     }
 
     /// A condition whose answer may change between queries (a function

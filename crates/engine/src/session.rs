@@ -222,6 +222,7 @@ fn build_context(
             engine.options.query_memory_limit,
         ))
         .with_default_features()
+        .with_physical_optimizer_rules(crate::sort_pushdown::optimizer_rules())
         .build();
     let ctx = SessionContext::new_with_state(state);
 

@@ -209,6 +209,7 @@ impl TableDef {
         let predicate = over_stored(state, predicate, &reader.schema())?;
         let filter = FilterExecBuilder::new(predicate, reader)
             .apply_projection(Some((0..n).collect()))?
+            .with_batch_size(state.config().batch_size())
             .build()?;
         Ok(Arc::new(filter))
     }
