@@ -65,9 +65,7 @@ impl SecureScanExec {
             properties,
         }
     }
-}
 
-impl SecureScanExec {
     /// Whether every column `filter` reads passes the barrier unchanged.
     fn over_unchanged(&self, filter: &Arc<dyn PhysicalExpr>) -> bool {
         let mut unchanged = true;

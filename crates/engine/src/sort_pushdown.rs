@@ -34,40 +34,62 @@ use datafusion::physical_plan::{ExecutionPlan, SortOrderPushdownResult};
 
 use crate::barrier::SecureScanExec;
 
+/// Where output column `index` of a node that passes values on as they
+/// are (a filter, a projection, a repartition) comes from: its input, and
+/// the column there, `None` if the node computes it. `None` for any other
+/// node.
+fn source_of(
+    plan: &Arc<dyn ExecutionPlan>,
+    index: usize,
+) -> Option<(&Arc<dyn ExecutionPlan>, Option<usize>)> {
+    if let Some(filter) = plan.downcast_ref::<FilterExec>() {
+        let column = match filter.projection() {
+            Some(p) => p.get(index).copied(),
+            None => Some(index),
+        };
+        return Some((filter.input(), column));
+    }
+    if let Some(projection) = plan.downcast_ref::<ProjectionExec>() {
+        let column = projection
+            .expr()
+            .get(index)
+            .and_then(|e| e.expr.downcast_ref::<Column>())
+            .map(Column::index);
+        return Some((projection.input(), column));
+    }
+    if let Some(repartition) = plan.downcast_ref::<RepartitionExec>() {
+        return Some((repartition.input(), Some(index)));
+    }
+    None
+}
+
 /// Asks the plan under a sort to produce `order` cheaply, looking through
-/// filters, plain projections and repartitions, which pass values on as
-/// they are.
-/// `None` when nothing below can help. The result is never an exact order:
-/// the sort above stays.
+/// the nodes [`source_of`] sees through. `None` when nothing below can
+/// help. The result is never an exact order: the sort above stays.
 pub fn push_sort(
     plan: &Arc<dyn ExecutionPlan>,
     order: &[PhysicalSortExpr],
 ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-    let (input, below) = if let Some(filter) = plan.downcast_ref::<FilterExec>() {
-        let map = |i: usize| {
-            filter
-                .projection()
-                .as_ref()
-                .map_or(Some(i), |p| p.get(i).copied())
-        };
-        (filter.input(), remap(order, filter.input(), map))
-    } else if let Some(projection) = plan.downcast_ref::<ProjectionExec>() {
-        let map = |i: usize| {
-            projection
-                .expr()
-                .get(i)
-                .and_then(|e| e.expr.downcast_ref::<Column>().map(Column::index))
-        };
-        (projection.input(), remap(order, projection.input(), map))
-    } else if let Some(repartition) = plan.downcast_ref::<RepartitionExec>() {
-        (repartition.input(), Some(order.to_vec()))
-    } else {
+    let Some((input, _)) = source_of(plan, 0) else {
         return Ok(match plan.try_pushdown_sort(order)? {
             SortOrderPushdownResult::Exact { inner }
             | SortOrderPushdownResult::Inexact { inner } => Some(inner),
             SortOrderPushdownResult::Unsupported => None,
         });
     };
+    let schema = input.schema();
+    let below: Option<Vec<PhysicalSortExpr>> = order
+        .iter()
+        .map(|key| {
+            let column = key.expr.downcast_ref::<Column>()?;
+            let index = source_of(plan, column.index())?.1?;
+            let name = schema.fields().get(index)?.name();
+            Some(PhysicalSortExpr {
+                expr: Arc::new(Column::new(name, index)),
+                options: key.options,
+            })
+        })
+        .collect();
     let Some(below) = below else {
         return Ok(None);
     };
@@ -80,56 +102,17 @@ pub fn push_sort(
     }
 }
 
-/// `order` over the columns of `input`, given where each output column
-/// comes from; `None` if a key is not a plain column of the input.
-fn remap(
-    order: &[PhysicalSortExpr],
-    input: &Arc<dyn ExecutionPlan>,
-    source: impl Fn(usize) -> Option<usize>,
-) -> Option<Vec<PhysicalSortExpr>> {
-    let schema = input.schema();
-    order
-        .iter()
-        .map(|key| {
-            let column = key.expr.downcast_ref::<Column>()?;
-            let index = source(column.index())?;
-            let name = schema.fields().get(index)?.name();
-            Some(PhysicalSortExpr {
-                expr: Arc::new(Column::new(name, index)),
-                options: key.options,
-            })
-        })
-        .collect()
-}
-
 /// Whether output column `index` of `plan` is a stored column carried up
-/// unchanged: through filters, plain projections and repartitions, down to
-/// the reader.
-/// A masked column is a CASE over the stored one, a reference shown as
-/// text a conversion: neither passes.
+/// unchanged, through the nodes [`source_of`] sees through, from the
+/// reader. A masked column is a CASE over the stored one, a reference shown
+/// as text a conversion: neither passes.
 pub fn passes_unchanged(plan: &Arc<dyn ExecutionPlan>, index: usize) -> bool {
-    if let Some(filter) = plan.downcast_ref::<FilterExec>() {
-        let index = match filter.projection() {
-            Some(p) => match p.get(index) {
-                Some(&i) => i,
-                None => return false,
-            },
-            None => index,
-        };
-        return passes_unchanged(filter.input(), index);
+    match source_of(plan, index) {
+        Some((input, Some(column))) => passes_unchanged(input, column),
+        Some((_, None)) => false,
+        // Only the reader itself is a source of stored values.
+        None => plan.children().is_empty(),
     }
-    if let Some(projection) = plan.downcast_ref::<ProjectionExec>() {
-        return projection
-            .expr()
-            .get(index)
-            .and_then(|e| e.expr.downcast_ref::<Column>())
-            .is_some_and(|c| passes_unchanged(projection.input(), c.index()));
-    }
-    if let Some(repartition) = plan.downcast_ref::<RepartitionExec>() {
-        return passes_unchanged(repartition.input(), index);
-    }
-    // Only the reader itself is a source of stored values.
-    plan.children().is_empty() && !plan.is::<SecureScanExec>()
 }
 
 /// Carries a top-N's order through the filter under it (see the module
@@ -182,10 +165,7 @@ impl PhysicalOptimizerRule for SortBelowFilters {
 /// condition tested with it) the top-N would see nothing, and set no
 /// threshold, until most of the table was read.
 fn hand_on_early(plan: Arc<dyn ExecutionPlan>, fetch: usize) -> Result<Arc<dyn ExecutionPlan>> {
-    let on_the_way = plan.is::<FilterExec>()
-        || plan.is::<ProjectionExec>()
-        || plan.is::<RepartitionExec>()
-        || plan.is::<SecureScanExec>();
+    let on_the_way = source_of(&plan, 0).is_some() || plan.is::<SecureScanExec>();
     let [input] = plan.children()[..] else {
         return Ok(plan);
     };
