@@ -277,6 +277,21 @@ mod tests {
         dictionaries: bool,
         rows: Rows,
     ) -> (SessionContext, tempfile::TempDir) {
+        let batch = if dictionaries {
+            as_dictionaries(part(0..400), &["sys_id", "secret"])
+        } else {
+            part(0..400)
+        };
+        session_of_files(row_filter, masks, rows, &[batch]).await
+    }
+
+    /// A session over `t` stored as one file per batch, in table order.
+    async fn session_of_files(
+        row_filter: Expr,
+        masks: Vec<(String, Expr)>,
+        rows: Rows,
+        files: &[RecordBatch],
+    ) -> (SessionContext, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("tables.toml"),
@@ -284,11 +299,8 @@ mod tests {
         )
         .unwrap();
         std::fs::create_dir(dir.path().join("t")).unwrap();
-        let path = dir.path().join("t/part-0.parquet");
-        if dictionaries {
-            write_batch(&path, &as_dictionaries(part(0..400), &["sys_id", "secret"]));
-        } else {
-            write_part(&path, 0..400);
+        for (i, batch) in files.iter().enumerate() {
+            write_batch(&dir.path().join(format!("t/part-{i}.parquet")), batch);
         }
 
         let mask_mib = match rows {
@@ -462,6 +474,16 @@ mod tests {
             return plan.metrics()?.output_rows();
         }
         plan.children().into_iter().find_map(scan_output_rows)
+    }
+
+    /// A metric of the reader under `plan`.
+    fn scan_metric(plan: &Arc<dyn ExecutionPlan>, name: &str) -> Option<usize> {
+        if plan.name() == "DataSourceExec" {
+            return Some(plan.metrics()?.sum_by_name(name)?.as_usize());
+        }
+        plan.children()
+            .into_iter()
+            .find_map(|c| scan_metric(c, name))
     }
 
     /// Runs a query: its batches and the plan that ran it (with metrics).
@@ -852,47 +874,78 @@ mod tests {
     /// as a full sort would.
     #[tokio::test]
     async fn top_n_reads_the_row_groups_that_can_win_first() {
+        use datafusion::arrow::compute::concat_batches;
+        use datafusion::arrow::util::pretty::pretty_format_batches;
         let masks = || vec![("secret".to_owned(), col("id").lt(lit(10i64)).is_true())];
         let (with_masks, _a) = session_over(even_ids(), masks(), false, Rows::Masks).await;
         let (with_filter, _b) = session_over(even_ids(), masks(), false, Rows::Filter).await;
-        let top_n = "SELECT id, secret FROM t WHERE id % 3 = 0 ORDER BY id DESC LIMIT 5";
-        let full = "SELECT id, secret FROM t WHERE id % 3 = 0 ORDER BY id DESC";
+        // `id % 3 = 0` only runs above the barrier; `id <> ...` may prune,
+        // and so also runs in the reader.
+        let query = |order| {
+            format!(
+                "SELECT id, secret FROM t WHERE id % 3 = 0 AND id <> 390 AND id <> 6 ORDER BY id {order}"
+            )
+        };
         for ctx in [&with_filter, &with_masks] {
             // One partition, as a table of several files has per reader: a
-            // repartition would read ahead of the top-N.
-            ctx.sql("SET datafusion.execution.target_partitions = 1")
-                .await
-                .unwrap();
-            let (batches, plan) = run(ctx, top_n).await;
-            let text = displayable(plan.as_ref()).indent(true).to_string();
-            let ids: Vec<i64> = batches
-                .iter()
-                .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
-                .collect();
-            assert_eq!(ids, [396, 390, 384, 378, 372], "{text}");
-            let scan = text.lines().find(|l| l.contains("DataSourceExec")).unwrap();
-            assert!(scan.contains("reverse_row_groups=true"), "{text}");
-            assert!(scan.contains("DynamicFilter"), "{scan}");
-            assert_eq!(
-                scan_output_rows(&plan),
-                Some(100),
-                "the last row group alone is read: {text}"
-            );
-            // The user's filter and the row condition still run above the
-            // reader as before.
-            let above = text.find("FilterExec: id@").expect("user filter above");
-            assert!(above < text.find("SecureScanExec").unwrap(), "{text}");
+            // repartition would read ahead of the top-N. Batches of 10
+            // rows, so that a threshold can form inside a row group.
+            for set in [
+                "SET datafusion.execution.target_partitions = 1",
+                "SET datafusion.execution.batch_size = 10",
+            ] {
+                ctx.sql(set).await.unwrap();
+            }
+            for (order, expected) in [
+                ("DESC", [396, 384, 378, 372, 366]),
+                ("ASC", [0, 12, 18, 24, 30]),
+            ] {
+                let (batches, plan) = run(ctx, &format!("{} LIMIT 5", query(order))).await;
+                let text = displayable(plan.as_ref()).indent(true).to_string();
+                let ids: Vec<i64> = batches
+                    .iter()
+                    .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+                    .collect();
+                assert_eq!(ids, expected, "{text}");
+                let scan = text.lines().find(|l| l.contains("DataSourceExec")).unwrap();
+                assert_eq!(
+                    scan.contains("reverse_row_groups=true"),
+                    order == "DESC",
+                    "{text}"
+                );
+                assert!(scan.contains("DynamicFilter"), "{scan}");
+                // Of 4 row groups of 100 rows, only the one that wins is
+                // read, and the reader drops the rows its predicate rejects
+                // (the `id <> ...`, and the row condition where it runs as a
+                // filter) before it decodes `secret`.
+                let read = scan_output_rows(&plan).unwrap();
+                let dropped = scan_metric(&plan, "pushdown_rows_pruned").unwrap();
+                assert!(
+                    read + dropped <= 100,
+                    "one row group is read ({read} read, {dropped} dropped): {text}"
+                );
+                assert!(dropped >= 1, "the reader filters rows: {text}");
+                // The user's filter and the row condition still run above
+                // the reader as before.
+                let above = text.find("FilterExec: id@").expect("user filter above");
+                assert!(above < text.find("SecureScanExec").unwrap(), "{text}");
 
-            let all = ctx.sql(full).await.unwrap().collect().await.unwrap();
-            let all = datafusion::arrow::util::pretty::pretty_format_batches(&all)
-                .unwrap()
-                .to_string();
-            let top = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-                .unwrap()
-                .to_string();
-            let first: Vec<&str> = all.lines().take(8).collect();
-            let top: Vec<&str> = top.lines().collect();
-            assert_eq!(top[..top.len() - 1], first[..], "as the full sort");
+                let all = ctx
+                    .sql(&query(order))
+                    .await
+                    .unwrap()
+                    .collect()
+                    .await
+                    .unwrap();
+                let all = concat_batches(&all[0].schema(), &all).unwrap();
+                assert_eq!(
+                    pretty_format_batches(&batches).unwrap().to_string(),
+                    pretty_format_batches(&[all.slice(0, 5)])
+                        .unwrap()
+                        .to_string(),
+                    "as the full sort"
+                );
+            }
         }
         // Over a masked column: the reader keeps its order and no threshold.
         let (_, text) = answer(
@@ -904,6 +957,45 @@ mod tests {
         let scan = text.lines().find(|l| l.contains("DataSourceExec")).unwrap();
         assert!(!scan.contains("reverse_row_groups"), "{scan}");
         assert!(!scan.contains("DynamicFilter"), "{scan}");
+    }
+
+    /// A top-N over a restricted scan reads the file that can win first.
+    /// DataFusion 55 orders the files by the statistics of the column that
+    /// sits where the key sits among the columns read, and a reader that
+    /// works out kept bits reads more than plain columns: here that column
+    /// would be `sys_id`, which falls as `id` rises.
+    #[tokio::test]
+    async fn top_n_reads_the_file_that_can_win_first() {
+        let files: Vec<RecordBatch> = (0..4)
+            .map(|k| {
+                let batch = part(k * 100..(k + 1) * 100);
+                let falling = StringArray::from_iter_values(
+                    (k * 100..(k + 1) * 100).map(|i| format!("{:032x}", 1000 - i)),
+                );
+                let mut columns = batch.columns().to_vec();
+                columns[0] = Arc::new(falling);
+                RecordBatch::try_new(batch.schema(), columns).unwrap()
+            })
+            .collect();
+        let (ctx, _dir) = session_of_files(even_ids(), vec![], Rows::Masks, &files).await;
+        ctx.sql("SET datafusion.execution.target_partitions = 1")
+            .await
+            .unwrap();
+        let (batches, plan) = run(&ctx, "SELECT id FROM t ORDER BY id DESC LIMIT 3").await;
+        let text = displayable(plan.as_ref()).indent(true).to_string();
+        let ids: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+            .collect();
+        assert_eq!(ids, [398, 396, 394], "{text}");
+        let scan = text.lines().find(|l| l.contains("DataSourceExec")).unwrap();
+        assert!(scan.contains("kept_rows"), "a restricted reader: {scan}");
+        let order: Vec<usize> = ["part-3", "part-2", "part-1", "part-0"]
+            .iter()
+            .map(|f| scan.find(f).expect(f))
+            .collect();
+        assert!(order.is_sorted(), "newest file first: {scan}");
+        assert!(scan_output_rows(&plan).unwrap() < 400, "{text}");
     }
 
     /// A condition whose answer may change between queries (a function
