@@ -239,6 +239,7 @@ mod tests {
     use datafusion::arrow::datatypes::{DataType, Field};
     use datafusion::parquet::arrow::ArrowWriter;
     use datafusion::parquet::file::properties::WriterProperties;
+    use datafusion::physical_plan::display::DisplayableExecutionPlan;
     use datafusion::physical_plan::displayable;
     use datafusion::prelude::{SessionContext, col};
     use sqlgate_records::Registry;
@@ -996,6 +997,39 @@ mod tests {
             .collect();
         assert!(order.is_sorted(), "newest file first: {scan}");
         assert!(scan_output_rows(&plan).unwrap() < 400, "{text}");
+    }
+
+    /// A top-N over a lookup keeps the page index, which narrows a value of
+    /// a sorted column to a page; any other top-N's reader does without it
+    /// (its row selection would stop the threshold skipping row groups).
+    #[tokio::test]
+    async fn top_n_over_a_lookup_keeps_the_page_index() {
+        let (ctx, _dir) = session_over(even_ids(), vec![], false, Rows::Masks).await;
+        ctx.sql("SET datafusion.execution.target_partitions = 1")
+            .await
+            .unwrap();
+        let lookup = format!("sys_id = '{:032x}'", 250);
+        for (filter, expected, page_index) in [
+            (lookup.as_str(), vec![250], true),
+            ("id > 250", vec![398, 396, 394, 392, 390], false),
+        ] {
+            let sql = format!("SELECT id FROM t WHERE {filter} ORDER BY id DESC LIMIT 5");
+            let (batches, plan) = run(&ctx, &sql).await;
+            let ids: Vec<i64> = batches
+                .iter()
+                .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+                .collect();
+            assert_eq!(ids, expected, "{sql}");
+            let text = DisplayableExecutionPlan::with_metrics(plan.as_ref())
+                .indent(true)
+                .to_string();
+            let scan = text.lines().find(|l| l.contains("DataSourceExec")).unwrap();
+            assert_eq!(
+                !scan.contains("page_index_pages_pruned=0 total"),
+                page_index,
+                "{sql}: {scan}"
+            );
+        }
     }
 
     /// A condition whose answer may change between queries (a function

@@ -268,8 +268,8 @@ fn read_for_top_n(plan: Arc<dyn ExecutionPlan>, fetch: usize) -> Result<Arc<dyn 
 /// This moves no user expression below the barrier: a secure scan's reader
 /// only ever holds predicates that may run on any record (the user's
 /// predicates `pruning` admits, the barrier's own row condition) and a
-/// threshold over unchanged columns; it tested them on every row it read
-/// already, to skip pages.
+/// threshold over unchanged columns. They already chose the row groups and
+/// pages it read; now they also choose which records of those it decodes.
 fn filter_rows_in_reader(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
     let Some((config, source)) = plan
         .downcast_ref::<DataSourceExec>()
@@ -277,6 +277,11 @@ fn filter_rows_in_reader(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn Executi
     else {
         return Ok(plan);
     };
+    // A lookup's reader filters rows already, and keeps the page index,
+    // which narrows a value of a sorted column to a page or two.
+    if source.table_parquet_options().global.pushdown_filters {
+        return Ok(plan);
+    }
     // Not the page index: its row selection would stop the reader skipping
     // row groups as the threshold tightens (DataFusion 55 declines to prune
     // row groups under a live selection), and the row filter skips the
