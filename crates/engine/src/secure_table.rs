@@ -477,6 +477,14 @@ mod tests {
         plan.children().into_iter().find_map(scan_output_rows)
     }
 
+    /// The `Int64` first column of `batches`, in order.
+    fn first_column_ids(batches: &[RecordBatch]) -> Vec<i64> {
+        batches
+            .iter()
+            .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+            .collect()
+    }
+
     /// A metric of the reader under `plan`.
     fn scan_metric(plan: &Arc<dyn ExecutionPlan>, name: &str) -> Option<usize> {
         if plan.name() == "DataSourceExec" {
@@ -889,24 +897,17 @@ mod tests {
         };
         for ctx in [&with_filter, &with_masks] {
             // One partition, as a table of several files has per reader: a
-            // repartition would read ahead of the top-N. Batches of 10
-            // rows, so that a threshold can form inside a row group.
-            for set in [
-                "SET datafusion.execution.target_partitions = 1",
-                "SET datafusion.execution.batch_size = 10",
-            ] {
-                ctx.sql(set).await.unwrap();
-            }
+            // repartition would read ahead of the top-N.
+            ctx.sql("SET datafusion.execution.target_partitions = 1")
+                .await
+                .unwrap();
             for (order, expected) in [
                 ("DESC", [396, 384, 378, 372, 366]),
                 ("ASC", [0, 12, 18, 24, 30]),
             ] {
                 let (batches, plan) = run(ctx, &format!("{} LIMIT 5", query(order))).await;
                 let text = displayable(plan.as_ref()).indent(true).to_string();
-                let ids: Vec<i64> = batches
-                    .iter()
-                    .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
-                    .collect();
+                let ids = first_column_ids(&batches);
                 assert_eq!(ids, expected, "{text}");
                 let scan = text.lines().find(|l| l.contains("DataSourceExec")).unwrap();
                 assert_eq!(
@@ -984,10 +985,7 @@ mod tests {
             .unwrap();
         let (batches, plan) = run(&ctx, "SELECT id FROM t ORDER BY id DESC LIMIT 3").await;
         let text = displayable(plan.as_ref()).indent(true).to_string();
-        let ids: Vec<i64> = batches
-            .iter()
-            .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
-            .collect();
+        let ids = first_column_ids(&batches);
         assert_eq!(ids, [398, 396, 394], "{text}");
         let scan = text.lines().find(|l| l.contains("DataSourceExec")).unwrap();
         assert!(scan.contains("kept_rows"), "a restricted reader: {scan}");
@@ -1015,10 +1013,7 @@ mod tests {
         ] {
             let sql = format!("SELECT id FROM t WHERE {filter} ORDER BY id DESC LIMIT 5");
             let (batches, plan) = run(&ctx, &sql).await;
-            let ids: Vec<i64> = batches
-                .iter()
-                .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
-                .collect();
+            let ids = first_column_ids(&batches);
             assert_eq!(ids, expected, "{sql}");
             let text = DisplayableExecutionPlan::with_metrics(plan.as_ref())
                 .indent(true)
