@@ -160,15 +160,15 @@ fn files_in_order(
         .file_groups
         .iter()
         .map(|group| {
-            let mut files = group.files().to_vec();
-            files.sort_by(|a, b| match (bound(a), bound(b)) {
+            let mut files: Vec<_> = group.iter().map(|f| (bound(f), f.clone())).collect();
+            files.sort_by(|(a, _), (b, _)| match (a, b) {
                 (Some(a), Some(b)) => {
-                    let o = a.partial_cmp(&b).unwrap_or(Ordering::Equal);
+                    let o = a.partial_cmp(b).unwrap_or(Ordering::Equal);
                     if options.descending { o.reverse() } else { o }
                 }
                 (a, b) => a.is_none().cmp(&b.is_none()),
             });
-            FileGroup::new(files)
+            FileGroup::new(files.into_iter().map(|(_, f)| f).collect())
         })
         .collect();
     let config = FileScanConfigBuilder::from(config.clone())
@@ -247,12 +247,9 @@ fn read_for_top_n(plan: Arc<dyn ExecutionPlan>, fetch: usize) -> Result<Arc<dyn 
         return filter_rows_in_reader(plan);
     }
     let on_the_way = source_of(&plan, 0).is_some() || plan.is::<SecureScanExec>();
-    let [input] = plan.children()[..] else {
+    let (true, [input]) = (on_the_way, &plan.children()[..]) else {
         return Ok(plan);
     };
-    if !on_the_way {
-        return Ok(plan);
-    }
     let input = read_for_top_n(Arc::clone(input), fetch)?;
     let plan = replace_children_if_necessary(plan, vec![input])?;
     Ok(match plan.downcast_ref::<FilterExec>() {
