@@ -199,10 +199,11 @@ async fn bench(args: Args) -> Result<(), Error> {
             eprintln!("datafusion-postgres-cli is not installed: comparing with PostgreSQL only")
         }
     }
-    // Both accounts are logged in to every target first; then each query
-    // runs for one account and the other in turn, so that the
-    // restricted/privileged ratio compares medians taken seconds apart
-    // rather than minutes (the machine's speed drifts over a run).
+    // Both accounts are logged in to every target first. Each round of a
+    // query then runs it for one account and the other, each on every
+    // target in turn, so the restricted/privileged ratio (like the ratios
+    // between servers) compares runs taken moments apart rather than
+    // seconds or minutes (the machine's speed drifts over a run).
     let mut sessions = Vec::with_capacity(ACCOUNTS.len());
     for account in &ACCOUNTS {
         sessions.push(Session::open(account, &targets, &args).await?);
@@ -210,32 +211,40 @@ async fn bench(args: Args) -> Result<(), Error> {
     let mut results: Vec<Row> = Vec::new();
     // Every account's workload lists the same queries in the same order.
     for i in 0..sessions[0].queries.len() {
-        for session in &sessions {
-            let query = session.queries[i].clone();
-            eprintln!("  {} / {}", session.account.label, query.name);
-            let mut times: Vec<Vec<Duration>> = vec![Vec::new(); targets.len()];
-            let mut rows = vec![0u64; targets.len()];
-            // A warm-up run each, then the targets take turns.
-            for round in 0..=args.runs {
+        eprintln!("  {}", sessions[0].queries[i].name);
+        let mut times: Vec<Vec<Vec<Duration>>> =
+            vec![vec![Vec::new(); targets.len()]; sessions.len()];
+        let mut rows = vec![vec![0u64; targets.len()]; sessions.len()];
+        // A warm-up round, then the timed ones.
+        for round in 0..=args.runs {
+            for (a, session) in sessions.iter().enumerate() {
+                let query = &session.queries[i];
                 for (t, connect) in session.connects.iter().enumerate() {
                     let (elapsed, n) = workload::run_once(
                         connect.as_ref(),
                         &session.clients[t],
                         &session.raw_logins[t],
-                        &query,
+                        query,
                         &session.lookup,
                     )
                     .await
-                    .map_err(|e| format!("{} on {}: {e}", query.name, targets[t].name))?;
+                    .map_err(|e| {
+                        format!(
+                            "{} on {} ({}): {e}",
+                            query.name, targets[t].name, session.account.label
+                        )
+                    })?;
                     if round > 0 {
-                        times[t].push(elapsed);
+                        times[a][t].push(elapsed);
                     }
-                    rows[t] = n;
+                    rows[a][t] = n;
                 }
             }
+        }
+        for ((session, times), rows) in sessions.iter().zip(times).zip(rows) {
             results.push(Row {
                 account: session.account.label,
-                query,
+                query: session.queries[i].clone(),
                 medians: times.into_iter().map(median).collect(),
                 rows,
             });
@@ -446,7 +455,7 @@ fn render(
     let _ = writeln!(
         s,
         "sqlgate and {others} on the same {} incidents, side by side in one run \
-         ({} timed runs each after a warm-up, taking turns; medians). \
+         ({} timed rounds after a warm-up, each running the query for both accounts on every server in turn; medians). \
          Ratio = the other server's time / sqlgate's time (above 1: sqlgate is faster).\n",
         args.scale, args.runs
     );
