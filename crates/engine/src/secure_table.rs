@@ -241,6 +241,7 @@ mod tests {
     use datafusion::parquet::file::properties::WriterProperties;
     use datafusion::physical_plan::display::DisplayableExecutionPlan;
     use datafusion::physical_plan::displayable;
+    use datafusion::physical_plan::metrics::MetricsSet;
     use datafusion::prelude::{SessionContext, col};
     use sqlgate_records::Registry;
 
@@ -471,10 +472,7 @@ mod tests {
 
     /// Rows the scan itself produced (after the reader's own filtering).
     fn scan_output_rows(plan: &Arc<dyn ExecutionPlan>) -> Option<usize> {
-        if plan.name() == "DataSourceExec" {
-            return plan.metrics()?.output_rows();
-        }
-        plan.children().into_iter().find_map(scan_output_rows)
+        reader_metrics(plan, &|m| m.output_rows())
     }
 
     /// The `Int64` first column of `batches`, in order.
@@ -487,12 +485,20 @@ mod tests {
 
     /// A metric of the reader under `plan`.
     fn scan_metric(plan: &Arc<dyn ExecutionPlan>, name: &str) -> Option<usize> {
+        reader_metrics(plan, &|m| Some(m.sum_by_name(name)?.as_usize()))
+    }
+
+    /// `read` of the metrics of the first reader under `plan`.
+    fn reader_metrics(
+        plan: &Arc<dyn ExecutionPlan>,
+        read: &dyn Fn(MetricsSet) -> Option<usize>,
+    ) -> Option<usize> {
         if plan.name() == "DataSourceExec" {
-            return Some(plan.metrics()?.sum_by_name(name)?.as_usize());
+            return read(plan.metrics()?);
         }
         plan.children()
             .into_iter()
-            .find_map(|c| scan_metric(c, name))
+            .find_map(|c| reader_metrics(c, read))
     }
 
     /// Runs a query: its batches and the plan that ran it (with metrics).
