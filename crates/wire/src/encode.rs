@@ -60,6 +60,8 @@ pub struct BatchEncoder {
     /// One buffer per column for the columns that are staged, kept from
     /// batch to batch.
     staged: Vec<Staged>,
+    /// A sent batch's buffer, given back to hold the next batch.
+    spare: Option<BytesMut>,
 }
 
 impl BatchEncoder {
@@ -68,7 +70,16 @@ impl BatchEncoder {
             fields,
             offset: 0,
             staged: Vec::new(),
+            spare: None,
         }
+    }
+
+    /// Gives back the buffer of a batch that went out whole, so that the
+    /// next batch is written over it instead of into fresh memory: a new
+    /// buffer of a few megabytes is page-faulted in and zeroed every time,
+    /// which was about 5% of a text stream's CPU.
+    pub fn reuse(&mut self, sent: Encoded) {
+        self.spare = Some(sent.bytes);
     }
 
     /// Sets the session time zone (`TimeZone`), as the engine accepts it:
@@ -90,6 +101,7 @@ impl BatchEncoder {
             fields,
             offset,
             staged,
+            spare,
         } = self;
         staged.resize_with(batch.num_columns(), Staged::default);
 
@@ -139,11 +151,22 @@ impl BatchEncoder {
             at.push(total);
             total += size;
         }
-        // Zeroed rather than uninitialised: a writer that fell short would
-        // send zeros, never old heap memory (and the check below refuses
-        // the batch anyway). Writing the rows a chunk at a time, each chunk
-        // zeroed just before, was measured: no less CPU.
-        let mut buf = BytesMut::zeroed(total);
+        // Initialised, never uninitialised: a writer that fell short would
+        // send zeros or rows this result already sent to this client (a
+        // reused buffer), never other heap memory; and the check below
+        // refuses the batch anyway. Writing the rows a chunk at a time,
+        // each chunk zeroed just before, was measured: no less CPU.
+        let mut buf = match spare.take() {
+            Some(mut buf) if buf.capacity() >= total => {
+                if buf.len() >= total {
+                    buf.truncate(total);
+                } else {
+                    buf.resize(total, 0);
+                }
+                buf
+            }
+            _ => BytesMut::zeroed(total),
+        };
         for (at, &size) in at.iter_mut().zip(&sizes) {
             let start = *at;
             buf[start] = b'D';
@@ -1787,6 +1810,50 @@ mod tests {
             .collect();
         assert_eq!(rows[1], vec![None, Some(b"2".to_vec())]);
         assert_eq!(rows[3], vec![Some(Vec::new()), Some(b"4".to_vec())]);
+    }
+
+    #[test]
+    fn a_sent_buffer_holds_the_next_batch() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Utf8, true),
+            Field::new("b", DataType::Int64, true),
+        ]));
+        let fields =
+            Arc::new(arrow_schema_to_pg_fields(&schema, &Format::UnifiedText, None).unwrap());
+        let batch = |texts: Vec<Option<&str>>| {
+            let n = texts.len() as i64;
+            let a: ArrayRef = Arc::new(StringArray::from(texts));
+            let b: ArrayRef = Arc::new(Int64Array::from_iter((0..n).map(|i| Some(i * 1000))));
+            RecordBatch::try_new(Arc::clone(&schema), vec![a, b]).unwrap()
+        };
+        let long = batch(vec![Some("a long first value"), None, Some("x"), Some("y")]);
+        let short = batch(vec![Some("z"), Some("")]);
+        let longer = batch(vec![Some(&"w".repeat(4096)), Some("v")]);
+        // What a fresh encoder makes of each batch.
+        let fresh = |b: &RecordBatch| {
+            let mut e = BatchEncoder::new(Arc::clone(&fields));
+            e.encode(b).unwrap().bytes().to_vec()
+        };
+
+        let mut encoder = BatchEncoder::new(Arc::clone(&fields));
+        let first = encoder.encode(&long).unwrap();
+        let memory = first.bytes().as_ptr();
+        encoder.reuse(first);
+        // A smaller batch is written over the old rows, in the same memory,
+        // and none of the old rows' bytes come after it.
+        let second = encoder.encode(&short).unwrap();
+        assert_eq!(second.bytes().as_ptr(), memory);
+        assert_eq!(second.bytes(), fresh(&short).as_slice());
+        encoder.reuse(second);
+        // One that does not fit gets a buffer of its own, and is whole.
+        let third = encoder.encode(&longer).unwrap();
+        assert_eq!(third.bytes(), fresh(&longer).as_slice());
+        encoder.reuse(third);
+        // Back to a smaller batch after the larger one.
+        assert_eq!(
+            encoder.encode(&long).unwrap().bytes(),
+            fresh(&long).as_slice()
+        );
     }
 
     #[test]

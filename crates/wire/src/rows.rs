@@ -105,6 +105,8 @@ enum Source {
     },
     Running {
         pieces: mpsc::Receiver<Piece>,
+        /// Sent batches' buffers, back to the encoding task for reuse.
+        sent: std::sync::mpsc::Sender<Encoded>,
         task: JoinHandle<()>,
     },
     Finished,
@@ -168,8 +170,14 @@ async fn encode_batches(
     mut batches: SendableRecordBatchStream,
     mut encoder: BatchEncoder,
     pieces: mpsc::Sender<Piece>,
+    sent: std::sync::mpsc::Receiver<Encoded>,
 ) {
     while let Some(next) = batches.next().await {
+        // Batches come back one per batch handed over, so at most one or
+        // two wait here; the newest is taken.
+        if let Some(back) = sent.try_iter().last() {
+            encoder.reuse(back);
+        }
         let (piece, last) = match next {
             Ok(batch) => match encoder.encode(&batch) {
                 Ok(rows) => (Piece::Rows(rows), false),
@@ -246,9 +254,11 @@ impl RowStream {
                     unreachable!("matched above")
                 };
                 let (tx, rx) = mpsc::channel(1);
+                let (sent, back) = std::sync::mpsc::channel();
                 self.source = Source::Running {
                     pieces: rx,
-                    task: tokio::spawn(encode_batches(batches, encoder, tx)),
+                    sent,
+                    task: tokio::spawn(encode_batches(batches, encoder, tx, back)),
                 };
             }
             let Source::Running { pieces, .. } = &mut self.source else {
@@ -291,6 +301,19 @@ impl RowStream {
             r.rows(rows.rows(), rows.bytes().len());
         }
         Some(Ok(rows))
+    }
+
+    /// Gives back rows taken with [`RowStream::next_rows`] once they are
+    /// written out whole: their buffer holds a later batch.
+    pub(crate) fn reuse(&mut self, sent: Encoded) {
+        match &mut self.source {
+            Source::Inline { encoder, .. } | Source::Ready { encoder, .. } => encoder.reuse(sent),
+            // The task may have ended: the buffer is then simply dropped.
+            Source::Running { sent: back, .. } => {
+                let _ = back.send(sent);
+            }
+            Source::Finished => {}
+        }
     }
 
     /// The result ended whole.

@@ -98,6 +98,7 @@ impl ResultRows {
             let rows = rows?;
             client.put_rows(rows.bytes()).await?;
             sent += rows.rows();
+            self.rows.reuse(rows);
         }
         let tag = Tag::new(self.tag).with_rows(sent);
         client
