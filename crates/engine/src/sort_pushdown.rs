@@ -247,7 +247,10 @@ fn read_for_top_n(plan: Arc<dyn ExecutionPlan>, fetch: usize) -> Result<Arc<dyn 
         return filter_rows_in_reader(plan);
     }
     let on_the_way = source_of(&plan, 0).is_some() || plan.is::<SecureScanExec>();
-    let (true, [input]) = (on_the_way, &plan.children()[..]) else {
+    if !on_the_way {
+        return Ok(plan);
+    }
+    let [input] = plan.children()[..] else {
         return Ok(plan);
     };
     let input = read_for_top_n(Arc::clone(input), fetch)?;

@@ -106,7 +106,7 @@ enum Source {
     Running {
         pieces: mpsc::Receiver<Piece>,
         /// Sent batches' buffers, back to the encoding task for reuse.
-        sent: std::sync::mpsc::Sender<Encoded>,
+        returns: std::sync::mpsc::Sender<Encoded>,
         task: JoinHandle<()>,
     },
     Finished,
@@ -170,13 +170,13 @@ async fn encode_batches(
     mut batches: SendableRecordBatchStream,
     mut encoder: BatchEncoder,
     pieces: mpsc::Sender<Piece>,
-    sent: std::sync::mpsc::Receiver<Encoded>,
+    returned: std::sync::mpsc::Receiver<Encoded>,
 ) {
     while let Some(next) = batches.next().await {
         // Batches come back one per batch handed over, so at most one or
         // two wait here; the newest is taken.
-        if let Some(back) = sent.try_iter().last() {
-            encoder.reuse(back);
+        if let Some(sent) = returned.try_iter().last() {
+            encoder.reuse(sent);
         }
         let (piece, last) = match next {
             Ok(batch) => match encoder.encode(&batch) {
@@ -254,11 +254,11 @@ impl RowStream {
                     unreachable!("matched above")
                 };
                 let (tx, rx) = mpsc::channel(1);
-                let (sent, back) = std::sync::mpsc::channel();
+                let (returns, returned) = std::sync::mpsc::channel();
                 self.source = Source::Running {
                     pieces: rx,
-                    sent,
-                    task: tokio::spawn(encode_batches(batches, encoder, tx, back)),
+                    returns,
+                    task: tokio::spawn(encode_batches(batches, encoder, tx, returned)),
                 };
             }
             let Source::Running { pieces, .. } = &mut self.source else {
@@ -309,8 +309,8 @@ impl RowStream {
         match &mut self.source {
             Source::Inline { encoder, .. } | Source::Ready { encoder, .. } => encoder.reuse(sent),
             // The task may have ended: the buffer is then simply dropped.
-            Source::Running { sent: back, .. } => {
-                let _ = back.send(sent);
+            Source::Running { returns, .. } => {
+                let _ = returns.send(sent);
             }
             Source::Finished => {}
         }
